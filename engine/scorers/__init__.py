@@ -1,0 +1,86 @@
+"""Scorers: how relevant each document and unit is, and how much each word carries.
+
+A scorer is any object with a ``name`` and a ``score(question, documents)`` method returning
+:class:`Scores` (see :class:`Scorer`). Built-in scorers are looked up by exact name and imported
+lazily, so ``lexical`` works without torch:
+
+=============  ==========================================================  ================
+name           what                                                        needs
+=============  ==========================================================  ================
+``lexical``    BM25 relevance + in-set word informativeness                nothing
+``embedding``  MiniLM sentence/document similarity (+ BM25 fusion)         ``models`` extra
+``lm``         causal-LM self-information and question contrast            ``models`` extra
+``classifier`` token keep-probabilities of a token-classification model    ``models`` extra
+=============  ==========================================================  ================
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from tersify.errors import InvalidRequestError
+from tersify.segment import Segmented
+
+__all__ = ["Scorer", "Scores", "available_scorers", "get_scorer"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scores:
+    """Raw scores for one document set; higher means keep. Scales are the scorer's own.
+
+    Attributes:
+        documents: Relevance of each document to the question.
+        units: Relevance of each unit, per document (same shape as ``Segmented.units``).
+        words: Importance of each word, per document (same shape as ``Segmented.word_starts``).
+    """
+
+    documents: Sequence[float]
+    units: Sequence[Sequence[float]]
+    words: Sequence[Sequence[float]]
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Scores documents, units and words of a document set against a question."""
+
+    name: str
+
+    def score(self, question: str, documents: Sequence[Segmented]) -> Scores:
+        """Score ``documents`` for ``question`` (empty for question-agnostic scoring)."""
+        ...
+
+
+_REGISTRY = {
+    "lexical": "tersify.scorers.lexical:LexicalScorer",
+    "embedding": "tersify.scorers.embedding:EmbeddingScorer",
+    "lm": "tersify.scorers.lm:LMScorer",
+    "classifier": "tersify.scorers.classifier:ClassifierScorer",
+}
+
+
+def available_scorers() -> tuple[str, ...]:
+    """Names accepted by :func:`get_scorer`."""
+    return tuple(_REGISTRY)
+
+
+def get_scorer(name: str, **options: Any) -> Scorer:
+    """Build the scorer registered under exactly ``name``.
+
+    Args:
+        name: One of :func:`available_scorers`.
+        **options: Keyword arguments for the scorer's constructor.
+
+    Raises:
+        InvalidRequestError: ``name`` is not registered.
+        MissingDependencyError: The scorer needs an extra that is not installed.
+    """
+    if name not in _REGISTRY:
+        raise InvalidRequestError(
+            f"unknown scorer {name!r}; valid choices: {', '.join(available_scorers())}"
+        )
+    module_name, _, attr = _REGISTRY[name].partition(":")
+    scorer: Scorer = getattr(importlib.import_module(module_name), attr)(**options)
+    return scorer

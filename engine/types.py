@@ -1,0 +1,261 @@
+"""Frozen, keyword-only value types: the request going in and the result coming out."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from tersify.errors import InvalidRequestError
+
+__all__ = [
+    "CompressionRequest",
+    "CompressionResult",
+    "CompressionStats",
+    "Document",
+    "DocumentResult",
+    "Reorder",
+    "Span",
+]
+
+Reorder = Literal["original", "relevance", "edges"]
+Granularity = Literal["word", "sentence", "document"]
+_REORDERS = ("original", "relevance", "edges")
+_GRANULARITIES = ("word", "sentence", "document")
+MAX_FORCE_KEEP = 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class Document:
+    """One context document.
+
+    Args:
+        text: The document's text.
+        id: An optional caller identifier, echoed in the result.
+        metadata: Optional caller data, echoed in the result untouched.
+    """
+
+    text: str
+    id: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise InvalidRequestError(f"document text must be a string, got {type(self.text)!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Span:
+    """A kept piece of a document: ``document.text[start:end]``."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompressionRequest:
+    """Everything one compression needs.
+
+    Give either ``contexts`` (the documents, least sensitive to compression) or a whole
+    ``prompt`` (compressed as one context). ``instruction`` and ``question`` are kept verbatim;
+    the question steers scoring. The budget is ``target_tokens`` if set, else ``target_ratio``
+    (``0 < r <= 1`` or ``"auto"``), counted over the whole compressed prompt in the target
+    tokenizer.
+
+    Args:
+        contexts: Documents to compress (strings are wrapped into :class:`Document`).
+        prompt: A whole prompt to compress instead of ``contexts``.
+        instruction: Text placed first in the prompt, kept verbatim.
+        question: The user's question, placed last, kept verbatim.
+        target_ratio: Kept fraction of the original prompt's tokens, or ``"auto"``.
+        target_tokens: Absolute token budget for the whole compressed prompt.
+        force_keep: Literal strings that always survive wherever they occur.
+        force_keep_patterns: Regular expressions whose matches always survive.
+        preserve_first: Units (sentences, lines) kept verbatim at the start of each document.
+        preserve_last: Units kept verbatim at the end of each document.
+        keep_digits: Never prune a word that contains a digit from a kept unit.
+        reorder: Document order in the output: ``original``, ``relevance`` or ``edges``.
+        granularity: Smallest unit removed: ``word``, ``sentence`` or ``document``.
+        policy: Name of the compression policy (see :func:`tersify.available_policies`).
+        scorer: Name of the scorer; ``None`` uses the compressor's default.
+    """
+
+    contexts: Sequence[Document | str] = ()
+    prompt: str | None = None
+    instruction: str = ""
+    question: str = ""
+    target_ratio: float | Literal["auto"] | None = 0.5
+    target_tokens: int | None = None
+    force_keep: Sequence[str] = ()
+    force_keep_patterns: Sequence[str] = ()
+    preserve_first: int = 0
+    preserve_last: int = 0
+    keep_digits: bool = False
+    reorder: Reorder = "original"
+    granularity: Granularity | None = None
+    policy: str = "tersify"
+    scorer: str | None = None
+
+    def __post_init__(self) -> None:
+        docs = self._documents()
+        object.__setattr__(self, "contexts", docs)
+        object.__setattr__(self, "force_keep", tuple(self.force_keep))
+        object.__setattr__(self, "force_keep_patterns", tuple(self.force_keep_patterns))
+        self._check_texts()
+        self._check_budget()
+        self._check_settings()
+
+    def _documents(self) -> tuple[Document, ...]:
+        if isinstance(self.contexts, str):
+            raise InvalidRequestError("contexts must be a list of documents, not one string")
+        if self.prompt is not None:
+            if self.contexts:
+                raise InvalidRequestError("give either contexts or prompt, not both")
+            if not isinstance(self.prompt, str):
+                raise InvalidRequestError("prompt must be a string")
+            return (Document(text=self.prompt),)
+        if not self.contexts:
+            raise InvalidRequestError("contexts is empty: give at least one document or a prompt")
+        return tuple(d if isinstance(d, Document) else Document(text=d) for d in self.contexts)
+
+    def _check_texts(self) -> None:
+        for name in ("instruction", "question"):
+            if not isinstance(getattr(self, name), str):
+                raise InvalidRequestError(f"{name} must be a string")
+        texts = [self.instruction, self.question, *self.force_keep]
+        texts += [d.text for d in self.contexts]  # type: ignore[union-attr]
+        for text in texts:
+            _check_utf8(text)
+        if any(not isinstance(s, str) or not s for s in self.force_keep):
+            raise InvalidRequestError("force_keep entries must be non-empty strings")
+        if len(self.force_keep) + len(self.force_keep_patterns) > MAX_FORCE_KEEP:
+            raise InvalidRequestError(f"at most {MAX_FORCE_KEEP} force_keep strings and patterns")
+
+    def _check_budget(self) -> None:
+        tokens, ratio = self.target_tokens, self.target_ratio
+        if tokens is not None:
+            if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens <= 0:
+                raise InvalidRequestError(f"target_tokens must be a positive integer, got {tokens!r}")
+            return
+        if ratio == "auto":
+            return
+        if ratio is None:
+            raise InvalidRequestError("set target_ratio or target_tokens")
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
+            raise InvalidRequestError(f"target_ratio must be a number or 'auto', got {ratio!r}")
+        if not (math.isfinite(ratio) and 0 < ratio <= 1):
+            raise InvalidRequestError(f"target_ratio must be in (0, 1], got {ratio!r}")
+
+    def _check_settings(self) -> None:
+        for name in ("preserve_first", "preserve_last"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidRequestError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.reorder not in _REORDERS:
+            raise InvalidRequestError(f"reorder must be one of {_REORDERS}, got {self.reorder!r}")
+        if self.granularity is not None and self.granularity not in _GRANULARITIES:
+            raise InvalidRequestError(
+                f"granularity must be one of {_GRANULARITIES}, got {self.granularity!r}"
+            )
+
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        """The contexts as :class:`Document` objects (a prompt becomes one document)."""
+        return self.contexts  # type: ignore[return-value]
+
+
+def _check_utf8(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequestError(
+            f"text is not valid Unicode (lone surrogate at position {exc.start}); "
+            "decode bytes with errors='replace' first"
+        ) from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocumentResult:
+    """What became of one input document.
+
+    Attributes:
+        index: Position of the document in the request.
+        id: The document's id, if it had one.
+        text: The compressed text (kept spans joined by whitespace from the original).
+        spans: Kept character spans into the original text, in order.
+        relevance: Relevance to the question, in [0, 1] (1 = most relevant of the set).
+        original_tokens: Tokens of the original text.
+        compressed_tokens: Tokens of the compressed text.
+        metadata: The document's metadata, echoed.
+    """
+
+    index: int
+    id: str | None
+    text: str
+    spans: tuple[Span, ...]
+    relevance: float
+    original_tokens: int
+    compressed_tokens: int
+    metadata: Mapping[str, Any]
+
+    @property
+    def kept(self) -> bool:
+        """Whether anything of this document survived."""
+        return bool(self.spans)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompressionStats:
+    """Numbers about one compression; token counts are in the target tokenizer.
+
+    Attributes:
+        original_tokens: Tokens of the uncompressed prompt.
+        compressed_tokens: Tokens of ``compressed_prompt``.
+        target_tokens: The budget for the whole prompt.
+        original_words: Words of the uncompressed prompt.
+        compressed_words: Words of the compressed prompt.
+        ratio: ``compressed_tokens / original_tokens`` (1.0 for an empty prompt).
+        budget_met: False only when the verbatim parts alone exceed the budget.
+    """
+
+    original_tokens: int
+    compressed_tokens: int
+    target_tokens: int
+    original_words: int
+    compressed_words: int
+    ratio: float
+    budget_met: bool
+
+    @property
+    def compression_factor(self) -> float:
+        """How many times smaller the prompt became (``original / compressed``)."""
+        return self.original_tokens / self.compressed_tokens if self.compressed_tokens else 1.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompressionResult:
+    """The outcome of one compression.
+
+    Attributes:
+        compressed_prompt: Instruction, compressed contexts and question, ready to send.
+        documents: One entry per input document, in input order.
+        stats: Token and word counts, ratios.
+        policy: The policy that ran.
+        scorer: The scorer that ran (``None`` for question-agnostic policies without one).
+        tokenizer: The tokenizer the budget was counted in.
+        duration_ms: Wall time of the compression.
+    """
+
+    compressed_prompt: str
+    documents: tuple[DocumentResult, ...]
+    stats: CompressionStats
+    policy: str
+    scorer: str | None
+    tokenizer: str
+    duration_ms: float
+
+    def text_for(self, index: int) -> str:
+        """The compressed text of document ``index``."""
+        return self.documents[index].text
