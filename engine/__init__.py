@@ -2,7 +2,7 @@
 
 >>> from tersify import Compressor
 >>> compressor = Compressor(preset="fast")
->>> result = compressor.compress(contexts=docs, question=question, target_ratio=0.25)  # doctest: +SKIP
+>>> result = compressor.compress(contexts=docs, question=q, target_ratio=0.25)  # doctest: +SKIP
 >>> print(result.compressed_prompt)  # doctest: +SKIP
 """
 

@@ -33,7 +33,7 @@ def auto_ratio(context_tokens: int) -> float:
     """
     if context_tokens <= 0:
         return 0.8
-    return min(0.8, max(0.1, (500 / context_tokens) ** 0.5))
+    return float(min(0.8, max(0.1, (500 / context_tokens) ** 0.5)))
 
 
 class Compressor:
@@ -85,7 +85,9 @@ class Compressor:
             self._scorers[key] = get_scorer(key, **self._options.get(key, {}))
         return self._scorers[key]
 
-    def compress(self, request: CompressionRequest | None = None, /, **fields: Any) -> CompressionResult:
+    def compress(
+        self, request: CompressionRequest | None = None, /, **fields: Any
+    ) -> CompressionResult:
         """Compress one request, given as a :class:`CompressionRequest` or its fields.
 
         Raises:

@@ -47,7 +47,9 @@ class Job:
     @classmethod
     def build(cls, req: CompressionRequest, docs: list[Segmented], tokens: TokenCounter) -> Job:
         """Segmented documents plus costs, forced and protected words."""
-        offsets, costs, doc_tokens = [], [], []
+        offsets: list[int] = []
+        costs: list[int] = []
+        doc_tokens: list[int] = []
         for doc in docs:
             offsets.append(len(costs))
             starts = tokens.token_starts(doc.text)
@@ -81,10 +83,10 @@ class Job:
 def _word_costs(doc: Segmented, token_starts: list[int]) -> list[int]:
     costs = []
     prev_end = 0
-    for start, end in zip(doc.word_starts, doc.word_ends):
+    for end in doc.word_ends:
         lo = bisect.bisect_left(token_starts, prev_end)
         hi = bisect.bisect_left(token_starts, end)
-        costs.append(hi - lo)
+        costs.append(max(1, hi - lo))  # a word sharing a token with its neighbour still costs one
         prev_end = end
     return costs
 
@@ -142,9 +144,9 @@ def run(job: Job, plan: Plan) -> tuple[set[int], int]:
         if n > job.target and len(chosen.groups) > 1:
             _take_back(problem, chosen, n - job.target)
         elif n < job.target and step >= 0.05:
-            before = chosen.spent
+            before = len(chosen.kept)
             _grow(problem, chosen, order, (job.target - n) * step)
-            if chosen.spent == before:
+            if len(chosen.kept) == before:
                 break
             step /= 2  # each growth that has to be taken back is half as bold next time
         else:

@@ -137,7 +137,8 @@ class CompressionRequest:
         tokens, ratio = self.target_tokens, self.target_ratio
         if tokens is not None:
             if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens <= 0:
-                raise InvalidRequestError(f"target_tokens must be a positive integer, got {tokens!r}")
+                raise InvalidRequestError(
+                    f"target_tokens must be a positive integer, got {tokens!r}")
             return
         if ratio == "auto":
             return
@@ -259,3 +260,23 @@ class CompressionResult:
     def text_for(self, index: int) -> str:
         """The compressed text of document ``index``."""
         return self.documents[index].text
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (numbers stay numbers; metadata is copied shallowly)."""
+        stats = {f: getattr(self.stats, f) for f in self.stats.__dataclass_fields__}
+        stats["compression_factor"] = self.stats.compression_factor
+        return {
+            "compressed_prompt": self.compressed_prompt,
+            "documents": [
+                {"index": d.index, "id": d.id, "text": d.text, "kept": d.kept,
+                 "spans": [[s.start, s.end] for s in d.spans], "relevance": d.relevance,
+                 "original_tokens": d.original_tokens, "compressed_tokens": d.compressed_tokens,
+                 "metadata": dict(d.metadata)}
+                for d in self.documents
+            ],
+            "stats": stats,
+            "policy": self.policy,
+            "scorer": self.scorer,
+            "tokenizer": self.tokenizer,
+            "duration_ms": self.duration_ms,
+        }

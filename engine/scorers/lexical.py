@@ -75,11 +75,15 @@ class LexicalScorer:
         for bags in unit_bags:
             units.append(unit_flat[: len(bags)])
             unit_flat = unit_flat[len(bags) :]
-        words = [[_word_importance(ts, w, query, unit_idf) for ts, w in zip(wt, _words(d))]
-                 for d, wt in zip(documents, word_terms)]
+        words = [
+            [_word_importance(ts, w, query, unit_idf) for ts, w in zip(wt, _words(d))]
+            for d, wt in zip(documents, word_terms)
+        ]
         return Scores(documents=doc_scores, units=units, words=words)
 
-    def _bm25(self, query: set[str], bags: list[Counter[str]], idf: dict[str, float]) -> list[float]:
+    def _bm25(
+        self, query: set[str], bags: list[Counter[str]], idf: dict[str, float]
+    ) -> list[float]:
         if not bags:
             return []
         lengths = [sum(b.values()) for b in bags]

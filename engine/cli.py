@@ -1,0 +1,141 @@
+"""The ``tersify`` command line.
+
+``tersify compress``: compress files (one document each) or standard input, or a JSON-lines
+file of requests with a progress bar. ``tersify demo``: compress the bundled example RAG prompt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, TextIO
+
+from tersify.compressor import Compressor
+from tersify.errors import TersifyError
+from tersify.policies import available_policies
+from tersify.presets import available_presets
+from tersify.scorers import available_scorers
+from tersify.types import CompressionRequest, CompressionResult, Document
+
+
+def _budget_args(parser: argparse.ArgumentParser) -> None:
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--ratio", type=float, help="kept fraction of the prompt's tokens")
+    budget.add_argument("--tokens", type=int, help="token budget for the whole prompt")
+    budget.add_argument("--auto", action="store_true", help="pick the ratio from the content")
+    parser.add_argument("--preset", default="fast", choices=available_presets())
+    parser.add_argument("--scorer", choices=available_scorers(), help="replaces the preset's")
+    parser.add_argument("--policy", default="tersify", choices=available_policies())
+    parser.add_argument("--tokenizer", default="cl100k_base",
+                        help="cl100k_base, o200k_base or a Hugging Face tokenizer")
+    parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``tersify``."""
+    parser = argparse.ArgumentParser(prog="tersify", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    comp = sub.add_parser("compress", help="compress files, stdin or a JSON-lines batch")
+    comp.add_argument("files", nargs="*", help="documents ('-' or nothing: standard input)")
+    comp.add_argument("-q", "--question", default="", help="the question (kept verbatim)")
+    comp.add_argument("-i", "--instruction", default="", help="instruction (kept verbatim)")
+    comp.add_argument("--force-keep", action="append", default=[], metavar="TEXT",
+                      help="text that must survive (repeatable)")
+    comp.add_argument("--reorder", default="original", choices=("original", "relevance", "edges"))
+    comp.add_argument("--jsonl", type=Path, metavar="FILE",
+                      help="one request per line (CompressionRequest fields); JSON lines out")
+    _budget_args(comp)
+    demo = sub.add_parser("demo", help="compress the bundled example RAG prompt")
+    _budget_args(demo)
+    return parser
+
+
+def _budget(args: argparse.Namespace) -> dict[str, Any]:
+    if args.tokens is not None:
+        return {"target_tokens": args.tokens, "target_ratio": None}
+    if args.auto:
+        return {"target_ratio": "auto"}
+    return {"target_ratio": args.ratio if args.ratio is not None else 0.5}
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {**_budget(args), "policy": args.policy, "scorer": args.scorer}
+
+
+def _documents(paths: Sequence[str], stdin: TextIO) -> list[Document]:
+    if not paths or list(paths) == ["-"]:
+        return [Document(text=stdin.read(), id="stdin")]
+    return [Document(text=Path(p).read_text(encoding="utf-8", errors="replace"), id=p)
+            for p in paths]
+
+
+def _print(result: CompressionResult, *, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        return
+    s = result.stats
+    out.write(result.compressed_prompt + "\n\n")
+    out.write(f"--- tokens {s.original_tokens} -> {s.compressed_tokens} (target {s.target_tokens},"
+              f" {s.compression_factor:.1f}x)  words {s.original_words} -> {s.compressed_words}"
+              f"  policy {result.policy}  scorer {result.scorer}  {result.duration_ms:.1f} ms\n")
+    kept = sum(d.kept for d in result.documents)
+    out.write(f"--- documents kept {kept}/{len(result.documents)}\n")
+
+
+def _batch(args: argparse.Namespace, compressor: Compressor, out: TextIO) -> None:
+    from tqdm import tqdm
+
+    lines = [ln for ln in args.jsonl.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+    def requests() -> Iterator[CompressionRequest]:
+        for n, line in enumerate(lines, 1):
+            fields = {**_settings(args), **json.loads(line)}
+            try:
+                yield CompressionRequest(**fields)
+            except TypeError as exc:
+                raise TersifyError(f"{args.jsonl}:{n}: {exc}") from None
+
+    bar = tqdm(total=len(lines), unit="req", file=sys.stderr, disable=len(lines) < 2)
+    for req in requests():
+        _print(compressor.compress(req), as_json=True, out=out)
+        bar.update()
+    bar.close()
+
+
+def _demo_request(args: argparse.Namespace) -> CompressionRequest:
+    example = json.loads(files("tersify").joinpath("data/example.json").read_text("utf-8"))
+    docs = [Document(text=d["text"], id=d["id"]) for d in example["contexts"]]
+    return CompressionRequest(contexts=docs, instruction=example["instruction"],
+                              question=example["question"], **_settings(args))
+
+
+def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    out = sys.stdout
+    try:
+        compressor = Compressor(preset=args.preset, tokenizer=args.tokenizer)
+        if args.command == "demo":
+            req = _demo_request(args)
+            out.write(f"question: {req.question}\n\n")
+        elif args.jsonl is not None:
+            _batch(args, compressor, out)
+            return 0
+        else:
+            docs = _documents(args.files, stdin or sys.stdin)
+            req = CompressionRequest(contexts=docs, question=args.question,
+                                     instruction=args.instruction, force_keep=args.force_keep,
+                                     reorder=args.reorder, **_settings(args))
+        _print(compressor.compress(req), as_json=args.json, out=out)
+    except (TersifyError, OSError, json.JSONDecodeError) as exc:
+        sys.stderr.write(f"tersify: error: {exc}\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

