@@ -15,11 +15,13 @@ where half the words reads 0.40).
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = ["IN_BAND", "answer_kept", "document_kept", "normalize", "summarize"]
 
@@ -53,14 +55,14 @@ def document_kept(original: str, compressed: str) -> bool:
 def _percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (``q`` in [0, 100]) of a non-empty sequence."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
-def summarize(records: Sequence[dict[str, object]]) -> dict[str, float]:
+def summarize(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Aggregate the per-example records of one method at one ratio."""
-    fits = [float(r["achieved"]) / max(1, int(r["target"])) for r in records]  # type: ignore[arg-type]
-    latency = [float(r["ms"]) for r in records]  # type: ignore[arg-type]
+    fits = [float(r["achieved"]) / max(1, int(r["target"])) for r in records]
+    latency = [float(r["ms"]) for r in records]
     low, high = IN_BAND
     out = {
         "n": float(len(records)),
@@ -69,13 +71,13 @@ def summarize(records: Sequence[dict[str, object]]) -> dict[str, float]:
         "fit_min": min(fits),
         "fit_max": max(fits),
         "in_band": statistics.fmean(1.0 if low <= f <= high else 0.0 for f in fits),
-        "kept_ratio": statistics.fmean(float(r["achieved"]) / max(1, int(r["original"]))  # type: ignore[arg-type]
+        "kept_ratio": statistics.fmean(float(r["achieved"]) / max(1, int(r["original"]))
                                        for r in records),
         "p50_ms": statistics.median(latency),
         "p95_ms": _percentile(latency, 95),
     }
     support = [r["support_kept"] for r in records if r.get("support_kept") is not None]
     if support:
-        out["support_recall"] = statistics.fmean(float(s) for s in support)  # type: ignore[arg-type]
+        out["support_recall"] = statistics.fmean(float(s) for s in support)
         out["support_all"] = statistics.fmean(1.0 if s == 1.0 else 0.0 for s in support)
     return out

@@ -6,10 +6,11 @@ import datetime
 import os
 import platform
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import tersify
 
-__all__ = ["header", "machine", "table"]
+__all__ = ["header", "load_average", "machine", "table"]
 
 
 def machine() -> str:
@@ -24,8 +25,12 @@ def machine() -> str:
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{cores} cores (nproc), {model}; load average at start {load}"
+    return f"{cores} cores (nproc), {model}; load average at start {load_average()}"
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (timings mean little when another job runs)."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def header(command: str, data: str, machine_line: str) -> str:
@@ -35,7 +40,7 @@ def header(command: str, data: str, machine_line: str) -> str:
         f"# tersify benchmark: {os.path.basename(data)}",
         "",
         f"- date: {now}",
-        f"- machine: {machine_line}",
+        f"- machine: {machine_line}; at end {load_average()}",
         f"- software: Python {platform.python_version()}, tersify {tersify.__version__}",
         f"- data: `{data}`",
         f"- command: `{command}`",
@@ -54,7 +59,7 @@ _COLUMNS = ["method", "ratio", "n", "recall", "achieved/target", "in-band", "kep
 _SUPPORT_COLUMNS = ["support recall", "all support"]
 
 
-def table(rows: Sequence[Mapping[str, object]], *, support: bool = False) -> str:
+def table(rows: Sequence[Mapping[str, Any]], *, support: bool = False) -> str:
     """A markdown table; ``rows`` hold method, ratio, peak_mb and a summary (metrics.summarize).
 
     ``support`` adds the supporting-document columns (data with several gold documents).
@@ -66,8 +71,8 @@ def table(rows: Sequence[Mapping[str, object]], *, support: bool = False) -> str
     return "\n".join(lines)
 
 
-def _cells(row: Mapping[str, object], support: bool) -> list[str]:
-    s: Mapping[str, float] = row["summary"]  # type: ignore[assignment]
+def _cells(row: Mapping[str, Any], support: bool) -> list[str]:
+    s: Mapping[str, float] = row["summary"]
     ratio = row["ratio"]
     cells = [str(row["method"]), f"{ratio:.2f}" if isinstance(ratio, float) else str(ratio),
              str(int(s["n"])), f"{s['recall']:.3f}"]

@@ -48,6 +48,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -57,7 +58,7 @@ from report import header, machine, table  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = "../shared/eval/nq20.jsonl"
-Record = dict[str, object]
+Record = dict[str, Any]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -88,7 +89,7 @@ def resolve_data(path: str) -> Path:
     return given.resolve() if given.is_absolute() or given.exists() else (REPO / given).resolve()
 
 
-def load(path: Path, n: int) -> Iterator[dict[str, object]]:
+def load(path: Path, n: int) -> Iterator[Record]:
     """The first ``n`` examples of a JSONL file, read lazily."""
     with path.open(encoding="utf-8") as fh:
         for i, line in enumerate(fh):
@@ -97,9 +98,9 @@ def load(path: Path, n: int) -> Iterator[dict[str, object]]:
             yield json.loads(line)
 
 
-def documents_of(example: dict[str, object]) -> list[str]:
+def documents_of(example: Record) -> list[str]:
     """The example's contexts formatted as ``title\\ntext``."""
-    return [f"{c['title']}\n{c['text']}" for c in example["contexts"]]  # type: ignore[attr-defined]
+    return [f"{c['title']}\n{c['text']}" for c in example["contexts"]]
 
 
 # --- worker: one method, in its own process ---------------------------------------------------
@@ -125,13 +126,13 @@ def run_worker(args: argparse.Namespace) -> None:
         out.write(json.dumps({"method": name, "peak_mb": peak_mb}) + "\n")
 
 
-def evaluate(method: Method, example: dict[str, object], index: int, ratio: float) -> Record:
+def evaluate(method: Method, example: Record, index: int, ratio: float) -> Record:
     """Compress one example at one ratio and score it."""
     docs = documents_of(example)
     question = str(example["question"])
     outcome = method(docs, question, ratio, index)
     original = assemble(docs, question)
-    gold = [int(g) for g in example.get("gold", [])]  # type: ignore[attr-defined]
+    gold = [int(g) for g in example.get("gold", [])]
     kept = [document_kept(docs[g], outcome.doc_texts[g]) for g in gold]
     return {
         "ratio": ratio, "index": index, "id": example["id"],
@@ -139,7 +140,7 @@ def evaluate(method: Method, example: dict[str, object], index: int, ratio: floa
         "target": outcome.target, "achieved": outcome.achieved,
         "recounted": COUNTER.count(outcome.prompt), "ms": round(outcome.ms, 3),
         "question_last": outcome.prompt.endswith(question),
-        "answer_kept": answer_kept(example["answers"], "\n\n".join(outcome.doc_texts)),  # type: ignore[arg-type]
+        "answer_kept": answer_kept(example["answers"], "\n\n".join(outcome.doc_texts)),
         "gold": gold, "gold_kept": kept,
         "support_kept": sum(kept) / len(kept) if kept else None,
         "docs_kept": sum(1 for t in outcome.doc_texts if t),
@@ -183,7 +184,7 @@ def rows_of(
     """One summarized row per method and ratio, in the order methods and ratios were given."""
     groups: dict[tuple[str, float], list[Record]] = {}
     for r in records:
-        groups.setdefault((str(r["method"]), float(r["ratio"])), []).append(r)  # type: ignore[arg-type]
+        groups.setdefault((str(r["method"]), float(r["ratio"])), []).append(r)
     rows: list[Record] = []
     for name in order:
         for (method, ratio), group in groups.items():
@@ -199,7 +200,7 @@ def engine_checks(records: Sequence[Record]) -> list[str]:
     for name in dict.fromkeys(str(r["method"]) for r in records):
         mine = [r for r in records if r["method"] == name]
         checks = {
-            "over budget (achieved > target)": [r for r in mine if r["achieved"] > r["target"]],  # type: ignore[operator]
+            "over budget (achieved > target)": [r for r in mine if r["achieved"] > r["target"]],
             "stats.compressed_tokens != recount of compressed_prompt":
                 [r for r in mine if r["achieved"] != r["recounted"]],
             "stats.original_tokens != count of the uncompressed prompt":
@@ -219,7 +220,7 @@ def report(args: argparse.Namespace, machine_line: str) -> None:
     records, peaks, failures = run_all(args)
     command = shlex.join(["python", *sys.argv])
     notes = engine_checks(records) + [f"- {f}" for f in failures]
-    support = any(len(r["gold"]) > 1 for r in records)  # type: ignore[arg-type]
+    support = any(len(r["gold"]) > 1 for r in records)
     body = table(rows_of(records, peaks, args.method_list), support=support)
     if notes:
         body += "\n\nChecks:\n" + "\n".join(notes)

@@ -5,17 +5,18 @@ segment -> score -> plan (policy) -> select (estimated costs) -> fit (exact coun
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tersify import fit
-from tersify.assemble import join_prompt
 from tersify.fit import Job
 from tersify.policies import Tuning, get_policy
 from tersify.presets import get_preset
 from tersify.scorers import Scorer, Scores, get_scorer
-from tersify.segment import segment
+from tersify.segment import Segmented, segment
 from tersify.tokens import TokenCounter, get_token_counter
 from tersify.types import CompressionRequest, CompressionResult
 
@@ -47,6 +48,9 @@ class Compressor:
         tokenizer: Tokenizer the budget is counted in: a tiktoken encoding name
             (``cl100k_base``, ``o200k_base``), a Hugging Face tokenizer, or a TokenCounter.
         tuning: Replaces the preset's tuning of the ``tersify`` policy.
+        score_cache_size: Keep the scores of this many recent document sets, so compressing
+            the same documents and question again (another budget, another policy) skips the
+            scorer. 0 (default) disables the cache.
 
     Example:
         >>> from tersify import Compressor
@@ -64,6 +68,7 @@ class Compressor:
         scorer_options: Mapping[str, Any] | None = None,
         tokenizer: str | TokenCounter = "cl100k_base",
         tuning: Tuning | None = None,
+        score_cache_size: int = 0,
     ) -> None:
         chosen = get_preset(preset)
         self.preset = chosen.name
@@ -77,6 +82,7 @@ class Compressor:
         self.default_scorer = scorer if isinstance(scorer, str) else (
             scorer.name if scorer is not None else chosen.scorer)
         self.tokens = get_token_counter(tokenizer) if isinstance(tokenizer, str) else tokenizer
+        self._cache = ScoreCache(score_cache_size)
 
     def scorer(self, name: str | None = None) -> Scorer:
         """The scorer instance for ``name`` (default: this compressor's), built once."""
@@ -107,7 +113,8 @@ class Compressor:
         if policy.uses_scorer:
             scorer = self.scorer(req.scorer)
             scorer_name = scorer.name
-            scores = scorer.score(req.question if policy.question_aware else "", docs)
+            question = req.question if policy.question_aware else ""
+            scores = self._cache.get_or_score(scorer, question, docs)
         keep = min(1.0, job.context_budget_estimate() / max(1, sum(job.costs)))
         plan = policy.plan(docs, scores, self.tuning, keep)
         kept, compressed_tokens = fit.run(job, plan)
@@ -138,6 +145,26 @@ class Compressor:
                 f"tokenizer={self.tokens.name!r})")
 
 
-def original_prompt(req: CompressionRequest) -> str:
-    """The uncompressed prompt, assembled exactly as the compressed one is."""
-    return join_prompt(req.instruction, [d.text for d in req.documents], req.question)
+class ScoreCache:
+    """A small thread-safe LRU of scores by (scorer, question, document texts)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str, tuple[str, ...]], Scores] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_score(self, scorer: Scorer, question: str, docs: list[Segmented]) -> Scores:
+        """Cached scores, or the scorer's (then cached)."""
+        if self.size <= 0:
+            return scorer.score(question, docs)
+        key = (scorer.name, question, tuple(d.text for d in docs))
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        scores = scorer.score(question, docs)
+        with self._lock:
+            self._items[key] = scores
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return scores

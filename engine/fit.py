@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tersify.assemble import join_prompt, render, spans_of
@@ -158,7 +159,7 @@ def run(job: Job, plan: Plan) -> tuple[set[int], int]:
     return chosen.kept, n
 
 
-def _counter(job: Job, plan: Plan):  # type: ignore[no-untyped-def]
+def _counter(job: Job, plan: Plan) -> Callable[[set[int]], int]:
     def count(kept: set[int]) -> int:
         texts = [render(doc.text, spans_of(doc, local))
                  for doc, local in zip(job.docs, job.local(kept))]

@@ -121,7 +121,12 @@ def _prune(problem: SelectionProblem, chosen: Selection) -> None:
 
 
 def fill(problem: SelectionProblem, chosen: Selection, order: list[int]) -> None:
-    cost, importance = problem.word_cost, problem.word_importance
+    """Spend what is left on parts of the next units, best unit first.
+
+    A part is the contiguous run of missing words with the most importance that fits, so a
+    filled fragment reads as a phrase ("Antonio Maceo"), not as scattered keywords. Contiguous
+    policies take the run from the unit's kept side instead (a prefix or suffix).
+    """
     for u in order:
         if chosen.spent >= problem.budget:
             return
@@ -131,16 +136,40 @@ def fill(problem: SelectionProblem, chosen: Selection, order: list[int]) -> None
         missing = [w for w in range(first, last) if w not in chosen.kept]
         if not missing:
             continue
-        missing.sort(key=lambda w: (-importance[w], w))
-        added: list[int] = []
-        for w in missing:
-            if chosen.spent + cost[w] <= problem.budget:
-                added.append(w)
-                chosen.spent += cost[w]
-            elif problem.contiguous:
-                break
-        chosen.kept.update(added)
-        if added:
-            chosen.groups.append(sorted(added))
+        if problem.contiguous:
+            added = _edge_run(problem, missing, problem.budget - chosen.spent)
+        else:
+            added = _best_run(problem, missing, problem.budget - chosen.spent)
+        chosen.add(added, problem.word_cost)
         if problem.contiguous:
             return
+
+
+def _edge_run(problem: SelectionProblem, missing: list[int], room: float) -> list[int]:
+    importance, cost = problem.word_importance, problem.word_cost
+    ordered = sorted(missing, key=lambda w: (-importance[w], w))
+    run: list[int] = []
+    for w in ordered:
+        if room < cost[w]:
+            break
+        run.append(w)
+        room -= cost[w]
+    return sorted(run)
+
+
+def _best_run(problem: SelectionProblem, missing: list[int], room: float) -> list[int]:
+    importance, cost = problem.word_importance, problem.word_cost
+    best: tuple[float, int, int] = (0.0, 0, 0)
+    lo, spent, gain = 0, 0.0, 0.0
+    for hi, w in enumerate(missing):
+        if hi and missing[hi - 1] + 1 != w:  # a gap: runs never jump over kept words
+            lo, spent, gain = hi, 0.0, 0.0
+        spent += cost[w]
+        gain += importance[w]
+        while spent > room and lo <= hi:
+            spent -= cost[missing[lo]]
+            gain -= importance[missing[lo]]
+            lo += 1
+        if lo <= hi and gain > best[0]:
+            best = (gain, lo, hi + 1)
+    return missing[best[1] : best[2]]

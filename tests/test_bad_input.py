@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from tersify import CompressionRequest, Compressor, Document, InvalidRequestError
 
 COMPRESSOR = Compressor(preset="fast")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
-from tersify import CompressionRequest, Compressor, Document, auto_ratio, get_token_counter
+
+from tersify import CompressionRequest, Compressor, Document, Scores, auto_ratio, get_token_counter
 from tersify.fit import doc_order
-from tersify.segment import segment
+from tersify.scorers.lexical import LexicalScorer
+from tersify.segment import Segmented, segment
 
 COMPRESSOR = Compressor(preset="fast")
 DOCS = [
@@ -153,3 +157,34 @@ def test_segmentation_splits_cjk_into_characters_and_keeps_emoji_sequences() -> 
     words = [seg.word(i) for i in range(len(seg.word_starts))]
     assert words == ["東", "京", "で", "す", "。", "👩‍👩‍👧", "ok"]
     assert len(seg.units) == 2
+
+
+class CountingScorer:
+    """A custom scorer (the plug-in path) that counts its calls."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.inner = LexicalScorer()
+
+    def score(self, question: str, documents: Sequence[Segmented]) -> Scores:
+        self.calls += 1
+        return self.inner.score(question, documents)
+
+
+def test_custom_scorer_instance_and_score_cache() -> None:
+    scorer = CountingScorer()
+    compressor = Compressor(scorer=scorer, score_cache_size=2)
+    for ratio in (0.5, 0.3, 0.2):
+        result = compressor.compress(contexts=DOCS, question="Lyon?", target_ratio=ratio)
+        assert result.scorer == "counting"
+    assert scorer.calls == 1
+    compressor.compress(contexts=DOCS, question="Tea?", target_ratio=0.5)
+    compressor.compress(contexts=DOCS, question="Rivers?", target_ratio=0.5)
+    compressor.compress(contexts=DOCS, question="Lyon?", target_ratio=0.5)  # evicted by now
+    assert scorer.calls == 4
+    uncached = CountingScorer()
+    Compressor(scorer=uncached).compress(contexts=DOCS, question="Lyon?")
+    Compressor(scorer=uncached).compress(contexts=DOCS, question="Lyon?")
+    assert uncached.calls == 2

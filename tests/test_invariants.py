@@ -6,6 +6,7 @@ import re
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+
 from tersify import Compressor, InvalidRequestError
 from tersify.assemble import render
 from tersify.segment import segment

@@ -51,17 +51,22 @@ class EmbeddingScorer:
     def embed(self, texts: Sequence[str]) -> Any:
         """L2-normalised mean-pooled embeddings, one row per text."""
         torch = self._torch
+        if not texts:
+            return torch.zeros((0, 1))
+        # Batches of similar length waste little compute on padding.
+        order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
         rows = []
         with torch.inference_mode():
-            for i in range(0, len(texts), self.batch_size):
-                batch = self._loaded.tokenizer(list(texts[i : i + self.batch_size]), padding=True,
-                                               truncation=True, max_length=self.max_length,
-                                               return_tensors="pt")
+            for i in range(0, len(order), self.batch_size):
+                chunk = [texts[j] for j in order[i : i + self.batch_size]]
+                batch = self._loaded.tokenizer(chunk, padding=True, truncation=True,
+                                               max_length=self.max_length, return_tensors="pt")
                 hidden = self._loaded.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 rows.append(torch.nn.functional.normalize(pooled, dim=-1))
-        return torch.cat(rows) if rows else torch.zeros((0, 1))
+        vectors = torch.cat(rows)
+        return vectors[torch.tensor(order).argsort()]
 
     def score(self, question: str, documents: Sequence[Segmented]) -> Scores:
         """Dense + BM25 scores for documents and units; lexical word importances."""
