@@ -29,6 +29,7 @@ SEPARATOR = "\n\n"
 TERSIFY_METHODS = ("fast", "balanced", "accurate", "lm")
 BASELINES = ("none", "truncation", "random", "bm25")
 METHODS = TERSIFY_METHODS + BASELINES
+CACHED_METHODS = ("fast", "balanced", "accurate", "lm")  # score once a question, reuse
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,9 @@ def assemble(docs: Sequence[str], question: str) -> str:
 def build_method(name: str, seed: int = 0) -> Method:
     """The method called ``name`` (one of :data:`METHODS`), ready to run."""
     if name in ("fast", "balanced", "accurate"):
-        return _engine(tersify.Compressor(preset=name), "tersify")
+        return _engine(tersify.Compressor(preset=name, score_cache_size=1), "tersify")
     if name == "lm":
-        return _engine(tersify.Compressor(scorer="lm"), "tersify")
+        return _engine(tersify.Compressor(scorer="lm", score_cache_size=1), "tersify")
     if name == "truncation":
         return _engine(tersify.Compressor(preset="fast"), "truncation")
     if name == "none":
