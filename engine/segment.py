@@ -25,6 +25,7 @@ _ABBREVIATIONS = frozenset(
     "jan feb mar apr jun jul aug sep sept oct nov dec mt ft gen col lt sgt rev u.s u.k".split()
 )
 MAX_UNIT_WORDS = 60
+MAX_TITLE_WORDS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,36 +64,69 @@ class Segmented:
 
 def segment(text: str) -> Segmented:
     """Cut ``text`` into words and units (see the module docstring)."""
-    starts: list[int] = []
-    ends: list[int] = []
-    units: list[Unit] = []
-    in_fence = False
-    fence_first = 0
+    state = _Segmenter(text)
     for line in _LINE.finditer(text):
         if not line.group():
             break
-        first = len(starts)
+        state.line(line)
+    return state.finish()
+
+
+class _Segmenter:
+    """Line-by-line state: open code fence, pending title line, words and units so far."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.units: list[Unit] = []
+        self.fence: int | None = None  # first word of an open code fence
+        self.heading: int | None = None  # first word of a title line awaiting its paragraph
+
+    def line(self, line: re.Match[str]) -> None:
+        first = len(self.starts)
         for m in _WORD.finditer(line.group()):
-            starts.append(line.start() + m.start())
-            ends.append(line.start() + m.end())
-        last = len(starts)
+            self.starts.append(line.start() + m.start())
+            self.ends.append(line.start() + m.end())
+        last = len(self.starts)
         is_fence = bool(_FENCE.match(line.group()))
-        if in_fence or is_fence:
-            if is_fence and in_fence:
-                _add(units, Unit(first=fence_first, last=last, block=True))
+        prose = not (self.fence is not None or is_fence or _BLOCK_LINE.match(line.group()))
+        if self.heading is not None and (first == last or not prose):
+            self._sentences(self.heading, first)  # a short line after all, not a title
+            self.heading = None
+        if self.fence is not None or is_fence:
+            if self.fence is None:
+                self.fence = first
             elif is_fence:
-                fence_first = first
-            in_fence = in_fence != is_fence
-            continue
-        if first == last:
-            continue
-        if _BLOCK_LINE.match(line.group()):
-            _add(units, Unit(first=first, last=last, block=True))
+                _add(self.units, Unit(first=self.fence, last=last, block=True))
+                self.fence = None
+        elif first == last:
+            return
+        elif not prose:
+            _add(self.units, Unit(first=first, last=last, block=True))
+        elif self.heading is None and _is_title(self.text, self.starts, self.ends, first, last):
+            self.heading = first
         else:
-            units.extend(_sentences(text, starts, ends, first, last))
-    if in_fence and fence_first < len(starts):  # an unclosed fence runs to the end
-        _add(units, Unit(first=fence_first, last=len(starts), block=True))
-    return Segmented(text=text, word_starts=starts, word_ends=ends, units=units)
+            self._sentences(first if self.heading is None else self.heading, last)
+            self.heading = None
+
+    def finish(self) -> Segmented:
+        if self.heading is not None:
+            self._sentences(self.heading, len(self.starts))
+        if self.fence is not None:  # an unclosed fence runs to the end
+            _add(self.units, Unit(first=self.fence, last=len(self.starts), block=True))
+        return Segmented(text=self.text, word_starts=self.starts, word_ends=self.ends,
+                         units=self.units)
+
+    def _sentences(self, first: int, last: int) -> None:
+        self.units.extend(_sentences(self.text, self.starts, self.ends, first, last))
+
+
+def _is_title(text: str, starts: list[int], ends: list[int], first: int, last: int) -> bool:
+    # A short line without closing punctuation ("Rosetta (spacecraft)") titles the paragraph
+    # below it: it goes with that paragraph's first sentence rather than alone.
+    closing = text[starts[last - 1] : ends[last - 1]]
+    return last - first <= MAX_TITLE_WORDS and not _SENTENCE_END.search(closing)
 
 
 def _add(units: list[Unit], unit: Unit) -> None:
