@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
         if command == "demo":
             sh(BIN / "tersify", "demo", "--ratio", "0.3", *extra)
         elif command == "test":
-            sh(BIN / "ruff", "check", "engine", "integrations", "tests", "benchmarks", "scripts")
+            sh(BIN / "ruff", "check", "engine", "integrations", "tests", "benchmarks", "scripts", "examples")
             sh(BIN / "mypy")
             sh(PYTHON, "-m", "pytest", *extra)
         elif command == "bench":
