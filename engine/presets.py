@@ -40,8 +40,8 @@ _PRESETS = {
                scorer_options=MappingProxyType({"unit_mode": "lexical"}),
                tuning=Tuning(doc_weight=0.6)),
         Preset(name="accurate", scorer="embedding",
-               scorer_options=MappingProxyType({"unit_mode": "embedding"}),
-               tuning=Tuning(doc_weight=0.5)),
+               scorer_options=MappingProxyType({"unit_mode": "embedding", "lexical_weight": 0.3}),
+               tuning=Tuning(doc_weight=0.75)),
     )
 }
 
