@@ -37,8 +37,8 @@ _PRESETS = {
     for p in (
         Preset(name="fast", scorer="lexical", tuning=Tuning(doc_weight=0.5)),
         Preset(name="balanced", scorer="embedding",
-               scorer_options=MappingProxyType({"unit_mode": "lexical"}),
-               tuning=Tuning(doc_weight=0.6)),
+               scorer_options=MappingProxyType({"unit_mode": "lexical", "lexical_weight": 0.3}),
+               tuning=Tuning(doc_weight=0.85)),
         Preset(name="accurate", scorer="embedding",
                scorer_options=MappingProxyType({"unit_mode": "embedding", "lexical_weight": 0.3}),
                tuning=Tuning(doc_weight=0.75)),
