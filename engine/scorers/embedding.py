@@ -38,7 +38,7 @@ class EmbeddingScorer:
 
     def __init__(self, *, model: str = DEFAULT_EMBEDDING,
                  unit_mode: Literal["embedding", "lexical"] = "embedding",
-                 lexical_weight: float = 0.5, max_length: int = 256, batch_size: int = 64) -> None:
+                 lexical_weight: float = 0.5, max_length: int = 256, batch_size: int = 16) -> None:
         self._torch = require("torch", extra="models")
         self._loaded = load_encoder(model)
         self.model_name = model
