@@ -106,8 +106,7 @@ class Compressor:
         policy = get_policy(req.policy)
         docs = [segment(d.text) for d in req.documents]
         job = Job.build(req, docs, self.tokens)
-        if not job.target:
-            job.target = self._target(req, job)
+        job.target = req.target_tokens or self._ratio_target(req, job)
         scorer_name = None
         scores: Scores | None = None
         if policy.uses_scorer:
@@ -133,7 +132,7 @@ class Compressor:
                 progress(i + 1, len(todo))
         return results
 
-    def _target(self, req: CompressionRequest, job: Job) -> int:
+    def _ratio_target(self, req: CompressionRequest, job: Job) -> int:
         if req.target_ratio == "auto":
             ratio = auto_ratio(sum(job.doc_tokens))
         else:

@@ -41,7 +41,7 @@ class Job:
     doc_tokens: list[int]
     original_tokens: int
     fixed_tokens: int
-    target: int = 0
+    target: int = 0  # tokens for the whole prompt, set by the compressor
     forced: frozenset[int] = field(default_factory=frozenset)
     protected: frozenset[int] = field(default_factory=frozenset)
 
@@ -59,8 +59,7 @@ class Job:
         original = join_prompt(req.instruction, [d.text for d in req.documents], req.question)
         job = cls(req=req, docs=docs, tokens=tokens, offsets=offsets, costs=costs,
                   doc_tokens=doc_tokens, original_tokens=tokens.count(original),
-                  fixed_tokens=tokens.count(join_prompt(req.instruction, [], req.question)),
-                  target=req.target_tokens or 0)
+                  fixed_tokens=tokens.count(join_prompt(req.instruction, [], req.question)))
         job.forced = frozenset(_forced_words(job))
         if req.keep_digits:
             job.protected = frozenset(

