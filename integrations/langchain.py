@@ -1,0 +1,103 @@
+"""LangChain document compressor (extra ``langchain``: needs ``langchain-core`` only).
+
+>>> from tersify.integrations.langchain import TersifyCompressor
+>>> compressor = TersifyCompressor(target_ratio=0.3)
+>>> docs = compressor.compress_documents(retrieved_docs, "who won?")  # doctest: +SKIP
+
+Returns new ``Document`` objects (the input is never mutated): compressed ``page_content``, the
+original metadata and id, and ``metadata["tersify"]`` with relevance, tokens before/after and the
+kept character spans. Documents that keep nothing are dropped; ``reorder=True`` sorts the rest by
+relevance. The budget covers the whole set (see tersify.integrations._adapter). Give a
+``compressor`` (a local ``tersify.Compressor``) or a ``base_url`` (a tersify server), else a local
+``Compressor(preset=preset)`` is made on first use; ``fail_open=True`` passes documents through
+with a warning when the server is down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from tersify._optional import require
+
+require("langchain_core", extra="langchain")
+
+from langchain_core.callbacks import CallbackManager, Callbacks  # noqa: E402
+from langchain_core.documents import BaseDocumentCompressor, Document  # noqa: E402
+from langchain_core.load.serializable import Serializable  # noqa: E402
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr  # noqa: E402
+
+from tersify.integrations import _adapter  # noqa: E402
+from tersify.types import CompressionResult  # noqa: E402
+
+__all__ = ["TersifyCompressor"]
+
+
+class TersifyCompressor(BaseDocumentCompressor, Serializable):
+    """Compress retrieved documents under one token budget for the whole set."""
+
+    compressor: Any = Field(default=None, exclude=True)
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    preset: str = "fast"
+    target_ratio: float | Literal["auto"] | None = 0.5
+    target_tokens: int | None = None
+    scorer: str | None = None
+    policy: str = "tersify"
+    force_keep: list[str] = Field(default_factory=list)
+    reorder: bool = False
+    fail_open: bool = False
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+    _backend: Any = PrivateAttr(default=None)
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["tersify", "integrations", "langchain"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "TERSIFY_API_KEY"}
+
+    def compress_documents(self, documents: Sequence[Document], query: str,
+                           callbacks: Callbacks | None = None) -> Sequence[Document]:
+        """New, compressed documents for ``query`` (see the module docstring)."""
+        texts = [d.page_content for d in documents]
+        result = _adapter.compress(self._get_backend(), texts, query, self._settings())
+        return self._documents(documents, result, callbacks)
+
+    async def acompress_documents(self, documents: Sequence[Document], query: str,
+                                  callbacks: Callbacks | None = None) -> Sequence[Document]:
+        """:meth:`compress_documents` without blocking the event loop."""
+        texts = [d.page_content for d in documents]
+        result = await _adapter.acompress(self._get_backend(), texts, query, self._settings())
+        return self._documents(documents, result, callbacks)
+
+    def _get_backend(self) -> Any:
+        if self._backend is None:
+            key = self.api_key.get_secret_value() if self.api_key else None
+            self._backend = _adapter.make_backend(self.compressor, self.base_url, key, self.preset)
+        return self._backend
+
+    def _settings(self) -> _adapter.AdapterSettings:
+        return _adapter.AdapterSettings(
+            target_ratio=self.target_ratio, target_tokens=self.target_tokens, scorer=self.scorer,
+            policy=self.policy, force_keep=tuple(self.force_keep), fail_open=self.fail_open)
+
+    def _documents(self, documents: Sequence[Document], result: CompressionResult | None,
+                   callbacks: Callbacks | None) -> list[Document]:
+        if result is None:  # failed open: the input, as copies
+            return [Document(page_content=d.page_content, metadata=dict(d.metadata), id=d.id)
+                    for d in documents]
+        out = [Document(page_content=r.text, id=documents[r.index].id,
+                        metadata=_adapter.with_stats(documents[r.index].metadata,
+                                                     _adapter.stats_of(r, result)))
+               for r in _adapter.kept_order(result, self.reorder)]
+        if callbacks:
+            CallbackManager.configure(inheritable_callbacks=callbacks).on_custom_event(
+                "tersify_compression", result.stats.__dict__ | {"documents_out": len(out)})
+        return out

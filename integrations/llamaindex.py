@@ -1,0 +1,121 @@
+"""LlamaIndex node postprocessor (extra ``llamaindex``: needs ``llama-index-core`` only).
+
+>>> from tersify.integrations.llamaindex import TersifyPostprocessor
+>>> engine = index.as_query_engine(  # doctest: +SKIP
+...     node_postprocessors=[TersifyPostprocessor(target_ratio=0.3)])
+
+Each node is compressed separately under one budget shared by all of them (see
+tersify.integrations._adapter). The returned nodes are copies: same node ids, metadata,
+relationships and scores, compressed text, and ``metadata["tersify"]`` with relevance, tokens
+before/after and kept spans, excluded from the LLM and embedding text. Nodes that keep nothing
+are dropped; ``reorder=True`` sorts the rest by relevance. Without a query (``query_bundle`` is
+None) the compression is question-agnostic: it ranks by content alone. Each call emits a
+:class:`TersifyCompressionEvent` through LlamaIndex's instrumentation dispatcher.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from tersify._optional import require
+
+require("llama_index.core", extra="llamaindex")
+
+from llama_index.core import instrumentation  # noqa: E402
+from llama_index.core.bridge.pydantic import Field, PrivateAttr  # noqa: E402
+from llama_index.core.instrumentation.events import BaseEvent  # noqa: E402
+from llama_index.core.postprocessor.types import BaseNodePostprocessor  # noqa: E402
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle  # noqa: E402
+
+from tersify.integrations import _adapter  # noqa: E402
+from tersify.types import CompressionResult  # noqa: E402
+
+__all__ = ["TersifyCompressionEvent", "TersifyPostprocessor"]
+
+dispatcher = instrumentation.get_dispatcher(__name__)  # type: ignore[attr-defined]
+
+
+class TersifyCompressionEvent(BaseEvent):
+    """One compression: token counts and node counts (``failed_open`` when passed through)."""
+
+    original_tokens: int = 0
+    compressed_tokens: int = 0
+    nodes_in: int = 0
+    nodes_out: int = 0
+    failed_open: bool = False
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "TersifyCompressionEvent"
+
+
+class TersifyPostprocessor(BaseNodePostprocessor):
+    """Compress retrieved nodes under one token budget for the whole set."""
+
+    compressor: Any = Field(default=None, exclude=True)
+    base_url: str | None = None
+    api_key: str | None = Field(default=None, exclude=True)
+    preset: str = "fast"
+    target_ratio: float | Literal["auto"] | None = 0.5
+    target_tokens: int | None = None
+    scorer: str | None = None
+    policy: str = "tersify"
+    force_keep: list[str] = Field(default_factory=list)
+    reorder: bool = False
+    fail_open: bool = False
+    _backend: Any = PrivateAttr(default=None)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "TersifyPostprocessor"
+
+    def _postprocess_nodes(self, nodes: list[NodeWithScore],
+                           query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
+        query = query_bundle.query_str if query_bundle else None
+        result = _adapter.compress(self._get_backend(), _texts(nodes), query, self._settings())
+        return self._rebuild(nodes, result)
+
+    async def _apostprocess_nodes(self, nodes: list[NodeWithScore],
+                                  query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
+        query = query_bundle.query_str if query_bundle else None
+        result = await _adapter.acompress(self._get_backend(), _texts(nodes), query,
+                                          self._settings())
+        return self._rebuild(nodes, result)
+
+    def _get_backend(self) -> Any:
+        if self._backend is None:
+            self._backend = _adapter.make_backend(self.compressor, self.base_url, self.api_key,
+                                                  self.preset)
+        return self._backend
+
+    def _settings(self) -> _adapter.AdapterSettings:
+        return _adapter.AdapterSettings(
+            target_ratio=self.target_ratio, target_tokens=self.target_tokens, scorer=self.scorer,
+            policy=self.policy, force_keep=tuple(self.force_keep), fail_open=self.fail_open)
+
+    def _rebuild(self, nodes: list[NodeWithScore],
+                 result: CompressionResult | None) -> list[NodeWithScore]:
+        if result is None:  # failed open: copies of the input
+            dispatcher.event(TersifyCompressionEvent(nodes_in=len(nodes), nodes_out=len(nodes),
+                                                     failed_open=True))
+            return [NodeWithScore(node=n.node.model_copy(deep=True), score=n.score)
+                    for n in nodes]
+        out = []
+        for doc in _adapter.kept_order(result, self.reorder):
+            source = nodes[doc.index]
+            node = source.node.model_copy(deep=True)
+            node.set_content(doc.text)
+            node.metadata = _adapter.with_stats(node.metadata, _adapter.stats_of(doc, result))
+            for excluded in (node.excluded_llm_metadata_keys, node.excluded_embed_metadata_keys):
+                if _adapter.METADATA_KEY not in excluded:
+                    excluded.append(_adapter.METADATA_KEY)
+            out.append(NodeWithScore(node=node, score=source.score))
+        dispatcher.event(TersifyCompressionEvent(
+            original_tokens=result.stats.original_tokens,
+            compressed_tokens=result.stats.compressed_tokens,
+            nodes_in=len(nodes), nodes_out=len(out)))
+        return out
+
+
+def _texts(nodes: list[NodeWithScore]) -> list[str]:
+    return [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]

@@ -1,0 +1,179 @@
+"""The contract every framework adapter keeps, on a local compressor and on a real server.
+
+Each adapter is driven through a small runner that turns (text, metadata) pairs into the
+framework's objects and back, so one suite checks LangChain and LlamaIndex alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import closed_port_url
+
+import tersify
+from tersify.integrations.client import ServerUnavailableError
+
+CORPUS = json.loads((Path(__file__).resolve().parents[1] / "examples" / "data" / "corpus.json")
+                    .read_text(encoding="utf-8"))
+QUESTION = CORPUS["question"]
+Item = tuple[str, dict[str, Any]]
+ITEMS: list[Item] = [(d["text"], {"id": d["id"], "title": d["title"], "source": d["source"]})
+                     for d in CORPUS["documents"]]
+COUNTER = tersify.get_token_counter("cl100k_base")
+
+
+@dataclass
+class Runner:
+    """One adapter: build it, feed it items, read items back."""
+
+    name: str
+    make: Callable[..., Any]
+    wrap: Callable[[list[Item]], list[Any]]
+    run: Callable[[Any, list[Any], str], list[Any]]
+    arun: Callable[[Any, list[Any], str], Any]
+    unwrap: Callable[[Any], Item]
+
+
+def _langchain() -> Runner:
+    from langchain_core.documents import Document
+
+    from tersify.integrations.langchain import TersifyCompressor
+
+    return Runner(
+        "langchain", TersifyCompressor,
+        lambda items: [Document(page_content=t, metadata=copy.deepcopy(m), id=m["id"])
+                       for t, m in items],
+        lambda a, docs, q: list(a.compress_documents(docs, q)),
+        lambda a, docs, q: a.acompress_documents(docs, q),
+        lambda d: (d.page_content, d.metadata))
+
+
+def _llamaindex() -> Runner:
+    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+    from tersify.integrations.llamaindex import TersifyPostprocessor
+
+    return Runner(
+        "llamaindex", TersifyPostprocessor,
+        lambda items: [NodeWithScore(node=TextNode(text=t, metadata=copy.deepcopy(m), id_=m["id"]),
+                                     score=1.0 - i / 10) for i, (t, m) in enumerate(items)],
+        lambda a, nodes, q: a.postprocess_nodes(nodes, QueryBundle(q) if q else None),
+        lambda a, nodes, q: a.apostprocess_nodes(nodes, QueryBundle(q) if q else None),
+        lambda n: (n.node.get_content(), n.node.metadata))
+
+
+RUNNERS = {"langchain": _langchain, "llamaindex": _llamaindex}
+
+
+@pytest.fixture(params=["langchain", "llamaindex"])
+def runner(request: pytest.FixtureRequest) -> Runner:
+    return RUNNERS[request.param]()
+
+
+@pytest.fixture(params=["local", "remote"])
+def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if request.param == "local":
+        return {"compressor": tersify.Compressor(preset="fast")}
+    return {"base_url": request.getfixturevalue("server_url")}
+
+
+def compress(runner: Runner, backend: dict[str, Any], query: str = QUESTION,
+             **settings: Any) -> list[Item]:
+    adapter = runner.make(**backend, **settings)
+    return [runner.unwrap(x) for x in runner.run(adapter, runner.wrap(ITEMS), query)]
+
+
+def test_budget_in_tokens_covers_the_whole_set(runner: Runner, backend: dict[str, Any]) -> None:
+    out = compress(runner, backend, target_tokens=150)
+    used = sum(m["tersify"]["compressed_tokens"] for _, m in out)
+    assert 0 < used <= 150
+    assert all(COUNTER.count(text) == m["tersify"]["compressed_tokens"] for text, m in out)
+
+
+def test_budget_as_ratio_covers_the_whole_set(runner: Runner, backend: dict[str, Any]) -> None:
+    out = compress(runner, backend, target_ratio=0.3)
+    original = sum(COUNTER.count(t) for t, _ in ITEMS)
+    used = sum(m["tersify"]["compressed_tokens"] for _, m in out)
+    assert 0 < used <= 0.3 * (original + COUNTER.count(QUESTION) + len(ITEMS))
+
+
+def test_inputs_are_untouched(runner: Runner, backend: dict[str, Any]) -> None:
+    adapter = runner.make(**backend, target_ratio=0.3)
+    inputs = runner.wrap(ITEMS)
+    before = [runner.unwrap(x) for x in copy.deepcopy(inputs)]
+    runner.run(adapter, inputs, QUESTION)
+    assert [runner.unwrap(x) for x in inputs] == before
+
+
+def test_metadata_is_kept_and_statistics_added(runner: Runner, backend: dict[str, Any]) -> None:
+    originals = {m["id"]: (t, m) for t, m in ITEMS}
+    out = compress(runner, backend, target_ratio=0.4)
+    assert out
+    for text, meta in out:
+        source, source_meta = originals[meta["id"]]
+        assert {k: meta[k] for k in source_meta} == source_meta
+        stats = meta["tersify"]
+        assert 0.0 <= stats["relevance"] <= 1.0
+        assert stats["compressed_tokens"] <= stats["original_tokens"]
+        pieces = [source[a:b] for a, b in stats["spans"]]
+        assert pieces and all(p in text for p in pieces)
+
+
+def test_documents_that_keep_nothing_are_dropped(runner: Runner, backend: dict[str, Any]) -> None:
+    out = compress(runner, backend, target_tokens=70)
+    assert 0 < len(out) < len(ITEMS)
+    assert all(text for text, _ in out)
+
+
+def test_the_answer_survives(runner: Runner, backend: dict[str, Any]) -> None:
+    out = compress(runner, backend, target_ratio=0.25)
+    assert CORPUS["answer"] in " ".join(t for t, _ in out)
+
+
+def test_forced_strings_are_kept(runner: Runner, backend: dict[str, Any]) -> None:
+    forced = "Ada Kerrow"
+    out = compress(runner, backend, target_tokens=80, force_keep=[forced])
+    assert forced in " ".join(t for t, _ in out)
+
+
+def test_reorder_sorts_by_relevance(runner: Runner, backend: dict[str, Any]) -> None:
+    out = compress(runner, backend, target_ratio=0.5, reorder=True)
+    relevance = [m["tersify"]["relevance"] for _, m in out]
+    assert relevance == sorted(relevance, reverse=True)
+
+
+def test_async_equals_sync(runner: Runner, backend: dict[str, Any]) -> None:
+    adapter = runner.make(**backend, target_ratio=0.3)
+    sync = [runner.unwrap(x) for x in runner.run(adapter, runner.wrap(ITEMS), QUESTION)]
+    result = asyncio.run(runner.arun(adapter, runner.wrap(ITEMS), QUESTION))
+    assert [runner.unwrap(x) for x in result] == sync
+
+
+def test_without_a_query_it_compresses_by_content(runner: Runner,
+                                                  backend: dict[str, Any]) -> None:
+    out = compress(runner, backend, query="", target_ratio=0.5)
+    assert out and sum(m["tersify"]["compressed_tokens"] for _, m in out) < sum(
+        COUNTER.count(t) for t, _ in ITEMS)
+
+
+def test_server_down_fails_open_when_asked(runner: Runner) -> None:
+    with pytest.warns(RuntimeWarning, match="unavailable"):
+        out = compress(runner, {"base_url": closed_port_url()}, fail_open=True)
+    assert out == [(t, m) for t, m in ITEMS]
+
+
+def test_server_down_raises_by_default(runner: Runner) -> None:
+    with pytest.raises(ServerUnavailableError):
+        compress(runner, {"base_url": closed_port_url()})
+
+
+def test_a_bad_budget_is_a_clear_error(runner: Runner, backend: dict[str, Any]) -> None:
+    with pytest.raises(tersify.InvalidRequestError, match="target_ratio"):
+        compress(runner, backend, target_ratio=1.5)

@@ -1,0 +1,176 @@
+"""The adapters inside the real frameworks, offline, with the packaged MiniLM for retrieval."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+CORPUS = json.loads((ROOT / "examples" / "data" / "corpus.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(("module", "blocked", "extra"), [
+    ("tersify.integrations.langchain", "langchain_core", "langchain"),
+    ("tersify.integrations.llamaindex", "llama_index", "llamaindex"),
+])
+def test_a_missing_framework_names_its_extra(module: str, blocked: str, extra: str) -> None:
+    code = (f"import sys; sys.modules[{blocked!r}] = None\n"
+            "from tersify import MissingDependencyError\n"
+            f"try:\n    import {module}\nexcept MissingDependencyError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert f"tersify[{extra}]" in out.stdout
+
+
+def test_a_missing_httpx_names_the_client_extra() -> None:
+    code = ("import sys; sys.modules['httpx'] = None\n"
+            "from tersify import MissingDependencyError\n"
+            "from tersify.integrations.client import TersifyClient\n"
+            "try:\n    TersifyClient()\nexcept MissingDependencyError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert "tersify[client]" in out.stdout
+
+
+def test_langchain_compressor_serializes_the_langchain_way() -> None:
+    from langchain_core.load import dumps, loads
+
+    from tersify.integrations.langchain import TersifyCompressor
+
+    original = TersifyCompressor(target_ratio=0.3, policy="tersify", force_keep=["Velmora"])
+    text = dumps(original)
+    assert "tersify" in json.loads(text)["id"]
+    restored = loads(text, valid_namespaces=["tersify"], allowed_objects=[TersifyCompressor])
+    assert isinstance(restored, TersifyCompressor)
+    assert (restored.target_ratio, restored.force_keep) == (0.3, ["Velmora"])
+
+
+def test_llamaindex_postprocessor_round_trips_and_names_its_class() -> None:
+    from tersify.integrations.llamaindex import TersifyPostprocessor
+
+    processor = TersifyPostprocessor(target_tokens=200, reorder=True)
+    data = processor.to_dict()
+    assert data["class_name"] == "TersifyPostprocessor"
+    restored = TersifyPostprocessor.from_dict(data)
+    assert (restored.target_tokens, restored.reorder) == (200, True)
+
+
+# --- LangChain: a compression retriever around a real in-memory vector store ---------------
+
+
+def _langchain_store() -> Any:
+    from langchain_core.documents import Document
+    from langchain_core.vectorstores import InMemoryVectorStore
+    from local_models import MiniLMEmbeddings
+
+    store = InMemoryVectorStore(MiniLMEmbeddings())
+    store.add_documents([Document(page_content=d["text"], id=d["id"],
+                                  metadata={"source": d["source"]})
+                         for d in CORPUS["documents"]])
+    return store
+
+
+@pytest.mark.models
+def test_contextual_compression_retriever_returns_compressed_documents() -> None:
+    from langchain_classic.retrievers import ContextualCompressionRetriever
+
+    from tersify.integrations.langchain import TersifyCompressor
+
+    store = _langchain_store()
+    base = store.as_retriever(search_kwargs={"k": 6})
+    retriever = ContextualCompressionRetriever(
+        base_compressor=TersifyCompressor(target_ratio=0.3), base_retriever=base)
+    plain = base.invoke(CORPUS["question"])
+    compressed = retriever.invoke(CORPUS["question"])
+    assert CORPUS["answer"] in " ".join(d.page_content for d in compressed)
+    assert sum(len(d.page_content) for d in compressed) < 0.5 * sum(
+        len(d.page_content) for d in plain)
+    assert all(d.metadata["source"].startswith("city-archive/") for d in compressed)
+
+
+def _retriever_class() -> type:
+    from langchain_classic.retrievers import ContextualCompressionRetriever
+
+    from tersify.integrations.langchain import TersifyCompressor
+
+    class CompressedStoreRetriever(ContextualCompressionRetriever):
+        """A MiniLM vector store behind tersify, returning ``k`` documents."""
+
+        k: int = 4
+
+        def __init__(self, k: int = 4, **kwargs: Any) -> None:
+            super().__init__(
+                k=k, base_compressor=TersifyCompressor(target_ratio=0.95),
+                base_retriever=_langchain_store().as_retriever(search_kwargs={"k": k}), **kwargs)
+
+    return CompressedStoreRetriever
+
+
+try:
+    from langchain_tests.integration_tests import RetrieversIntegrationTests
+except ImportError:  # pragma: no cover - the dev extra installs it
+    RetrieversIntegrationTests = object  # type: ignore[assignment,misc]
+
+
+@pytest.mark.models
+class TestCompressedRetrieverStandard(RetrieversIntegrationTests):  # type: ignore[misc]
+    """langchain-tests' retriever suite against the wrapped retriever."""
+
+    @property
+    def retriever_constructor(self) -> type:
+        return _retriever_class()
+
+    @property
+    def retriever_query_example(self) -> str:
+        return CORPUS["question"]
+
+
+# --- LlamaIndex: a vector index and a query engine with a recording LLM ---------------------
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("use_async", [False, True])
+def test_query_engine_sends_the_compressed_context_to_the_llm(use_async: bool) -> None:
+    import asyncio
+
+    from llama_index.core import VectorStoreIndex
+    from llama_index.core.instrumentation import get_dispatcher
+    from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+    from llama_index.core.query_engine import RetrieverQueryEngine
+    from llama_index.core.schema import TextNode
+    from local_models import MiniLMEmbedding, RecordingLLM
+
+    from tersify.integrations.llamaindex import TersifyCompressionEvent, TersifyPostprocessor
+
+    events: list[Any] = []
+
+    class Collect(BaseEventHandler):
+        def handle(self, event: Any, **kwargs: Any) -> None:
+            if isinstance(event, TersifyCompressionEvent):
+                events.append(event)
+
+    get_dispatcher().add_event_handler(Collect())
+    nodes = [TextNode(text=d["text"], id_=d["id"], metadata={"source": d["source"]})
+             for d in CORPUS["documents"]]
+    index = VectorStoreIndex(nodes, embed_model=MiniLMEmbedding())
+    llm = RecordingLLM()
+    engine = RetrieverQueryEngine.from_args(
+        index.as_retriever(similarity_top_k=6), llm=llm,
+        node_postprocessors=[TersifyPostprocessor(target_ratio=0.3)])
+    question = CORPUS["question"]
+    response = asyncio.run(engine.aquery(question)) if use_async else engine.query(question)
+    prompt = llm.prompts[-1]
+    kept = response.source_nodes
+    assert kept and all(n.node.get_content() in prompt for n in kept)
+    assert CORPUS["answer"] in prompt and CORPUS["answer"] in str(response)
+    assert "tersify" not in prompt and "relevance" not in prompt  # stats stay out of the LLM text
+    assert sum(len(n.node.get_content()) for n in kept) < 0.5 * sum(
+        len(d["text"]) for d in CORPUS["documents"][:6])
+    assert all(n.node.node_id in {d["id"] for d in CORPUS["documents"]} for n in kept)
+    assert events and events[-1].nodes_in == 6 and events[-1].nodes_out == len(kept)
