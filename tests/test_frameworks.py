@@ -174,3 +174,54 @@ def test_query_engine_sends_the_compressed_context_to_the_llm(use_async: bool) -
         len(d["text"]) for d in CORPUS["documents"][:6])
     assert all(n.node.node_id in {d["id"] for d in CORPUS["documents"]} for n in kept)
     assert events and events[-1].nodes_in == 6 and events[-1].nodes_out == len(kept)
+
+
+def test_llamaindex_keeps_ids_relationships_and_scores_on_copies() -> None:
+    from llama_index.core.schema import (
+        NodeRelationship,
+        NodeWithScore,
+        RelatedNodeInfo,
+        TextNode,
+    )
+
+    from tersify.integrations.llamaindex import TersifyPostprocessor
+
+    nodes = []
+    for i, d in enumerate(CORPUS["documents"]):
+        node = TextNode(text=d["text"], id_=d["id"], metadata={"source": d["source"]},
+                        excluded_llm_metadata_keys=["source"])
+        node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=f"file-{i}")
+        nodes.append(NodeWithScore(node=node, score=0.9 - i / 20))
+    before = [n.model_dump() for n in nodes]
+    out = TersifyPostprocessor(target_ratio=0.4).postprocess_nodes(
+        nodes, query_str=CORPUS["question"])
+    assert [n.model_dump() for n in nodes] == before  # the input is untouched
+    by_id = {n.node.node_id: n for n in nodes}
+    for n in out:
+        source = by_id[n.node.node_id]
+        assert n.score == source.score and n.node is not source.node
+        assert n.node.relationships == source.node.relationships
+        assert n.node.excluded_llm_metadata_keys == ["source", "tersify"]
+        assert "tersify" in n.node.excluded_embed_metadata_keys
+        stats = n.node.metadata["tersify"]
+        assert 0 < stats["compressed_tokens"] <= stats["original_tokens"]
+
+
+def test_langchain_reports_statistics_to_callbacks() -> None:
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.documents import Document
+
+    from tersify.integrations.langchain import TersifyCompressor
+
+    seen: list[tuple[str, Any]] = []
+
+    class Handler(BaseCallbackHandler):
+        def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+            seen.append((name, data))
+
+    docs = [Document(page_content=d["text"]) for d in CORPUS["documents"]]
+    out = TersifyCompressor(target_ratio=0.3).compress_documents(
+        docs, CORPUS["question"], callbacks=[Handler()])
+    assert seen and seen[0][0] == "tersify_compression"
+    assert seen[0][1]["documents_out"] == len(out)
+    assert seen[0][1]["compressed_tokens"] < seen[0][1]["original_tokens"]
