@@ -6,22 +6,31 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+ADMIN_TOKEN = "test-admin-token"
 
-@pytest.fixture(scope="session")
-def server_url() -> Iterator[str]:
-    """A running tersify server (``fast`` preset) for the whole session."""
+
+@dataclass(frozen=True)
+class Server:
+    """A running server, its admin token and one API key."""
+
+    url: str
+    key: str
+    app: Any
+
+
+def start_server(app: Any) -> tuple[str, Any, Any]:
+    """Serve ``app`` with uvicorn in a thread; its URL, the uvicorn server and the thread."""
     import uvicorn
-
-    import tersify
-    from tersify.integrations.server import create_app
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app(tersify.Compressor(preset="fast"))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -30,10 +39,36 @@ def server_url() -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{port}", server, thread
+
+
+def stop_server(server: Any, thread: Any) -> None:
     server.should_exit = True
     thread.join(timeout=10)
-    sock.close()
+
+
+def make_app(database: Path, **settings: Any) -> Any:
+    import tersify
+    from tersify.integrations.server import ServerSettings, create_app
+
+    config = ServerSettings(database_url=f"sqlite:///{database}", admin_token=ADMIN_TOKEN,
+                            **settings)
+    return create_app(config, compressor=tersify.Compressor(preset="fast"))
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A running tersify server (``fast`` preset, SQLite) for the whole session."""
+    app = make_app(tmp_path_factory.mktemp("server") / "keys.db", rate_limit=100_000)
+    _, secret = app.state.store.create("tests")
+    url, uv, thread = start_server(app)
+    yield Server(url=url, key=secret, app=app)
+    stop_server(uv, thread)
+
+
+@pytest.fixture(scope="session")
+def server_url(server: Server) -> str:
+    return server.url
 
 
 def closed_port_url() -> str:

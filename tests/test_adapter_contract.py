@@ -81,7 +81,8 @@ def runner(request: pytest.FixtureRequest) -> Runner:
 def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
     if request.param == "local":
         return {"compressor": tersify.Compressor(preset="fast")}
-    return {"base_url": request.getfixturevalue("server_url")}
+    server = request.getfixturevalue("server")
+    return {"base_url": server.url, "api_key": server.key}
 
 
 def compress(runner: Runner, backend: dict[str, Any], query: str = QUESTION,

@@ -1,74 +1,120 @@
-"""The app factory: routes only translate between JSON and the engine.
+"""The app factory: state (engine, batcher, key store, limiter, metrics), middleware, routes.
 
-Endpoints so far: ``POST /v1/tersify`` (the native request of :mod:`tersify.wire`, or
-``{"requests": [...]}`` for a batch) and ``GET /healthz``. Every error has one JSON shape,
-``{"error": {"type", "message"}}``: 400 for a bad body, 413 beyond the body limit, never a trace.
-The engine runs off the event loop in a thread pool bounded by ``engine_threads``.
+Routes live in routes.py and playground.py and only translate (translate.py) between the
+dialects' JSON and the engine. Endpoints: Compresso ``POST /v1/prompt-compress``; SuperCompress
+``POST /v1/compress``, ``POST /api/compress`` (no key, limited per client address),
+``GET /api/keys/{id}/usage``; ScaleDown ``POST /compress/raw/``; native ``POST /v1/tersify``;
+admin ``/admin/keys``; ``/healthz``, ``/readyz``, ``/metrics``, ``/docs``, ``/openapi.json``;
+the playground page at ``/``.
 """
 
-# No ``from __future__ import annotations``: FastAPI reads the route annotations at run time,
-# and ``fastapi`` is imported inside the factory (an optional dependency).
-import functools
+# No ``from __future__ import annotations``: FastAPI reads route annotations at run time.
 import json
+import logging
+import time
+import uuid
 from typing import Any
 
 from tersify._optional import require
 from tersify.compressor import Compressor
-from tersify.errors import InvalidRequestError
-from tersify.wire import request_from_dict
+from tersify.integrations.server.auth import Gate
+from tersify.integrations.server.batching import Batcher
+from tersify.integrations.server.errors import ApiError, error_body, install_handlers
+from tersify.integrations.server.ratelimit import make_limiter
+from tersify.integrations.server.settings import ServerSettings
+from tersify.integrations.server.store import KeyStore
 
-__all__ = ["MAX_BATCH", "MAX_BODY_BYTES", "create_app"]
+__all__ = ["create_app"]
 
-MAX_BODY_BYTES = 4_000_000
-MAX_BATCH = 64
+access_log = logging.getLogger("tersify.server.access")
 
 
-def create_app(compressor: Compressor | None = None, *, engine_threads: int = 1) -> Any:
-    """A FastAPI app serving ``compressor`` (default: ``Compressor(preset="fast")``)."""
+def create_app(settings: ServerSettings | None = None, *,
+               compressor: Compressor | None = None) -> Any:
+    """A FastAPI app; ``settings`` default to :meth:`ServerSettings.from_env`."""
     require("fastapi", extra="server")
-    import anyio
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi import FastAPI
 
-    engine = compressor or Compressor(preset="fast")
-    limiter = anyio.CapacityLimiter(engine_threads)
-    app = FastAPI(title="tersify", version=_version())
+    from tersify.integrations.server import playground, routes
+    from tersify.integrations.server.metrics import Metrics
 
-    def error(status: int, kind: str, message: str) -> Any:
-        return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
-
-    @app.exception_handler(InvalidRequestError)
-    async def invalid(request: Request, exc: InvalidRequestError) -> Any:
-        return error(400, "invalid_request", str(exc))
-
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> Any:
-        return error(500, "internal_error", "the server failed on this request")
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.post("/v1/tersify")
-    async def tersify_native(request: Request) -> Any:
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return error(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return error(400, "invalid_request", "the body is not valid JSON")
-        batch = isinstance(data, dict) and set(data) == {"requests"}
-        items = data["requests"] if batch else [data]
-        if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
-            return error(400, "invalid_request", f"requests must be a list of 1..{MAX_BATCH}")
-        requests = [request_from_dict(item) for item in items]
-        run = functools.partial(engine.compress_many, requests)
-        results = await anyio.to_thread.run_sync(run, limiter=limiter)
-        dicts = [r.to_dict() for r in results]
-        return {"results": dicts} if batch else dicts[0]
-
+    settings = settings or ServerSettings.from_env()
+    engine = compressor or Compressor(preset=settings.preset)
+    app = FastAPI(title="tersify", version=_version(),
+                  description="Question-aware prompt compression: the native API and the "
+                  "Compresso, SuperCompress and ScaleDown dialects. Errors share one JSON "
+                  "shape: {\"error\": {\"type\", \"message\", \"request_id\"}}.")
+    store = KeyStore(settings.database_url)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.gate = Gate(store, make_limiter(settings.redis_url), settings)
+    app.state.batcher = Batcher(engine, max_batch=settings.max_batch,
+                                max_wait_ms=settings.batch_wait_ms,
+                                threads=settings.engine_threads)
+    app.state.metrics = Metrics()
+    install_handlers(app)
+    _observe(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.include_router(routes.router)
+    app.include_router(playground.router)
     return app
+
+
+def _observe(app: Any) -> None:
+    """Request ids, rate-limit headers on every response, access log, metrics."""
+
+    @app.middleware("http")  # type: ignore[untyped-decorator]
+    async def observe(request: Any, call_next: Any) -> Any:
+        rid = request.headers.get("x-request-id", "")
+        if not (0 < len(rid) <= 128 and rid.isprintable()):
+            rid = uuid.uuid4().hex
+        request.state.request_id = rid
+        request.state.rate_headers = {}
+        started = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - started
+        response.headers["X-Request-ID"] = rid
+        for name, value in request.state.rate_headers.items():
+            response.headers.setdefault(name, value)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        app.state.metrics.observe(request.method, route, response.status_code, elapsed)
+        access_log.info(json.dumps({
+            "event": "request", "request_id": rid, "method": request.method, "route": route,
+            "status": response.status_code, "ms": round(elapsed * 1000, 2)}))
+        return response
+
+
+class BodyLimit:
+    """413 in the JSON error shape for bodies over ``limit`` bytes, declared or streamed."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(send)
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise ApiError(413, "too_large", f"body over {self.limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _too_large(self, send: Any) -> None:
+        body = json.dumps(error_body("too_large", f"body over {self.limit} bytes", None))
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body.encode()})
 
 
 def _version() -> str:

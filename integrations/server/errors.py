@@ -1,0 +1,80 @@
+"""One JSON error shape for every failure: ``{"error": {"type", "message", "request_id"}}``.
+
+400 for a bad body (FastAPI's 422 is mapped to 400, as the three commercial APIs answer), 401 for
+a missing, unknown or revoked key, 404, 413 beyond the size limits, 429 with ``Retry-After``,
+500 without a trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tersify.errors import InvalidRequestError
+
+__all__ = ["ERROR_RESPONSES", "ApiError", "error_body", "install_handlers"]
+
+log = logging.getLogger("tersify.server")
+
+_ERROR_SCHEMA = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid request body", "content": _ERROR_SCHEMA},
+    401: {"description": "Missing, unknown or revoked API key", "content": _ERROR_SCHEMA},
+    413: {"description": "Body or field over the size limits", "content": _ERROR_SCHEMA},
+    429: {"description": "Rate limit exceeded (see Retry-After)", "content": _ERROR_SCHEMA},
+    500: {"description": "Internal error (no details)", "content": _ERROR_SCHEMA},
+}
+
+
+class ApiError(Exception):
+    """An error answered with ``status`` and the JSON shape (plus optional headers)."""
+
+    def __init__(self, status: int, kind: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.kind, self.message = status, kind, message
+        self.headers = headers or {}
+
+
+def error_body(kind: str, message: str, request_id: str | None) -> dict[str, Any]:
+    return {"error": {"type": kind, "message": message, "request_id": request_id}}
+
+
+def install_handlers(app: Any) -> None:
+    """Map every exception to the JSON shape."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+
+    def respond(request: Any, status: int, kind: str, message: str,
+                headers: dict[str, str] | None = None) -> JSONResponse:
+        rid = getattr(request.state, "request_id", None)
+        headers = {**getattr(request.state, "rate_headers", {}), **(headers or {})}
+        return JSONResponse(error_body(kind, message, rid), status_code=status, headers=headers)
+
+    async def api_error(request: Any, exc: ApiError) -> JSONResponse:
+        return respond(request, exc.status, exc.kind, exc.message, exc.headers)
+
+    async def invalid(request: Any, exc: InvalidRequestError) -> JSONResponse:
+        return respond(request, 400, "invalid_request", str(exc))
+
+    async def validation(request: Any, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return respond(request, 400, "invalid_request",
+                       f"{where or 'body'}: {first.get('msg', 'invalid request')}")
+
+    async def http_error(request: Any, exc: HTTPException) -> JSONResponse:
+        kind = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error")
+        return respond(request, exc.status_code, kind, str(exc.detail), dict(exc.headers or {}))
+
+    async def crashed(request: Any, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"request_id": request.state.request_id})
+        return respond(request, 500, "internal_error", "the server failed on this request")
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(InvalidRequestError, invalid)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, crashed)

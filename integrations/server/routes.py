@@ -1,0 +1,181 @@
+"""The API routes: authenticate, translate, compress (batched, off the loop), record usage."""
+
+# No ``from __future__ import annotations``: FastAPI reads route annotations at run time.
+import time
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Body, Request, Response
+from pydantic import BaseModel, Field
+
+from tersify.integrations.server import schemas as s
+from tersify.integrations.server import translate
+from tersify.integrations.server.errors import ERROR_RESPONSES, ApiError
+from tersify.integrations.server.store import ApiKey
+from tersify.types import CompressionRequest, CompressionResult
+from tersify.wire import request_from_dict
+
+router = APIRouter()
+MAX_NATIVE_BATCH = 64
+
+
+async def _key(request: Request) -> ApiKey:
+    key: ApiKey = await anyio.to_thread.run_sync(request.app.state.gate.key, request)
+    return key
+
+
+async def _compress(request: Request, req: CompressionRequest) -> CompressionResult:
+    result: CompressionResult = await request.app.state.batcher.compress(req)
+    return result
+
+
+async def _record(request: Request, key: ApiKey, results: list[CompressionResult]) -> None:
+    """Usage after success only: one request, its tokens in and out."""
+    tokens_in = sum(r.stats.original_tokens for r in results)
+    tokens_out = sum(r.stats.compressed_tokens for r in results)
+    await anyio.to_thread.run_sync(
+        lambda: request.app.state.store.record(key.id, tokens_in=tokens_in,
+                                               tokens_out=tokens_out))
+    request.app.state.metrics.count_tokens(tokens_in, tokens_out)
+
+
+@router.post("/v1/prompt-compress", response_model=s.CompressoResponse, tags=["Compresso"],
+             responses=ERROR_RESPONSES, summary="Compress a prompt (Compresso dialect)")
+async def compresso(request: Request, body: s.CompressoRequest) -> s.CompressoResponse:
+    key = await _key(request)
+    result = await _compress(request, translate.compresso_request(body))
+    await _record(request, key, [result])
+    return translate.compresso_response(body, result, request.state.request_id)
+
+
+@router.post("/v1/compress", response_model=s.SuperResponse, tags=["SuperCompress"],
+             responses=ERROR_RESPONSES, response_model_exclude_none=True,
+             summary="Compress a context for a query (SuperCompress dialect)")
+async def supercompress(request: Request, body: s.SuperRequest) -> s.SuperResponse:
+    key = await _key(request)
+    result = await _compress(request, translate.super_request(body))
+    await _record(request, key, [result])
+    return translate.super_response(body, result)
+
+
+@router.get("/api/keys/{key_id}/usage", response_model=s.UsageResponse, tags=["SuperCompress"],
+            responses=ERROR_RESPONSES, summary="Usage of a key, by day (the key or admin)")
+async def usage(request: Request, key_id: str) -> s.UsageResponse:
+    state = request.app.state
+    try:
+        caller = await _key(request)
+        allowed = caller.id == key_id
+    except ApiError:
+        await anyio.to_thread.run_sync(state.gate.admin, request)
+        allowed = True
+    if not allowed:
+        raise ApiError(401, "unauthorized", "a key may read only its own usage")
+    days = await anyio.to_thread.run_sync(state.store.usage, key_id)
+    return s.UsageResponse(
+        key_id=key_id, requests=sum(d.requests for d in days),
+        tokens_in=sum(d.tokens_in for d in days), tokens_out=sum(d.tokens_out for d in days),
+        days=[s.UsageDayBody(**d.__dict__) for d in days])
+
+
+@router.post("/compress/raw/", response_model=s.ScaleDownResponse, tags=["ScaleDown"],
+             responses=ERROR_RESPONSES, summary="Compress context and prompt (ScaleDown dialect)")
+async def scaledown(request: Request, body: s.ScaleDownRequest) -> s.ScaleDownResponse:
+    started = time.perf_counter()
+    key = await _key(request)
+    result = await _compress(request, translate.scaledown_request(body))
+    await _record(request, key, [result])
+    return translate.scaledown_response(body, result, (time.perf_counter() - started) * 1000)
+
+
+NATIVE_DOC = ("A CompressionRequest as JSON (fields of tersify.CompressionRequest; contexts "
+              "are strings or {text, id, metadata}), or {\"requests\": [...]} for a batch of "
+              f"up to {MAX_NATIVE_BATCH}. Answers CompressionResult.to_dict(), or "
+              "{\"results\": [...]}.")
+
+
+@router.post("/v1/tersify", tags=["Native"], responses=ERROR_RESPONSES,
+             summary="The full engine request (or a batch)", description=NATIVE_DOC)
+async def native(request: Request, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    key = await _key(request)
+    batch = set(body) == {"requests"}
+    items = body["requests"] if batch else [body]
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_NATIVE_BATCH:
+        raise ApiError(400, "invalid_request",
+                       f"requests must be a list of 1..{MAX_NATIVE_BATCH} requests")
+    reqs = [request_from_dict(item) for item in items]
+    results = list(await request.app.state.batcher.compress_many(reqs))
+    await _record(request, key, results)
+    dicts = [r.to_dict() for r in results]
+    return {"results": dicts} if batch else dicts[0]
+
+
+# --- admin: keys ------------------------------------------------------------------------------
+
+
+class NewKey(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    rate_limit: int | None = Field(None, ge=1, le=1_000_000)
+    rate_window_s: int | None = Field(None, ge=1, le=86_400)
+
+
+def _key_body(key: ApiKey) -> dict[str, Any]:
+    return {"id": key.id, "name": key.name, "hint": key.hint, "active": key.active,
+            "created_at": key.created_at.isoformat(),
+            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+            "rate_limit": key.rate_limit, "rate_window_s": key.rate_window_s}
+
+
+@router.post("/admin/keys", tags=["Admin"], responses=ERROR_RESPONSES, status_code=201,
+             summary="Create a key (the secret is shown once)")
+async def create_key(request: Request, body: NewKey) -> dict[str, Any]:
+    state = request.app.state
+    await anyio.to_thread.run_sync(state.gate.admin, request)
+    key, secret = await anyio.to_thread.run_sync(
+        lambda: state.store.create(body.name, rate_limit=body.rate_limit,
+                                   rate_window_s=body.rate_window_s))
+    return {"key": _key_body(key), "secret": secret}
+
+
+@router.get("/admin/keys", tags=["Admin"], responses=ERROR_RESPONSES, summary="List keys")
+async def list_keys(request: Request) -> dict[str, Any]:
+    state = request.app.state
+    await anyio.to_thread.run_sync(state.gate.admin, request)
+    keys = await anyio.to_thread.run_sync(state.store.all)
+    return {"keys": [_key_body(k) for k in keys]}
+
+
+@router.delete("/admin/keys/{key_id}", tags=["Admin"], status_code=204,
+               responses={**ERROR_RESPONSES, 404: ERROR_RESPONSES[400] | {
+                   "description": "No active key with this id"}},
+               summary="Revoke a key (401 for it at once)")
+async def revoke_key(request: Request, key_id: str) -> Response:
+    state = request.app.state
+    await anyio.to_thread.run_sync(state.gate.admin, request)
+    if not await anyio.to_thread.run_sync(state.store.revoke, key_id):
+        raise ApiError(404, "not_found", f"no active key {key_id!r}")
+    return Response(status_code=204)
+
+
+# --- health and metrics -----------------------------------------------------------------------
+
+
+@router.get("/healthz", tags=["Operations"], summary="The process is up")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["Operations"], summary="The engine and the store answer",
+            responses={503: {"description": "Not ready"}})
+async def readyz(request: Request) -> Response:
+    try:
+        await anyio.to_thread.run_sync(request.app.state.store.all)
+    except Exception:
+        return Response('{"status": "not ready"}', status_code=503,
+                        media_type="application/json")
+    return Response('{"status": "ready"}', media_type="application/json")
+
+
+@router.get("/metrics", tags=["Operations"], summary="Prometheus metrics")
+async def metrics(request: Request) -> Response:
+    body, content_type = request.app.state.metrics.render()
+    return Response(body, media_type=content_type)

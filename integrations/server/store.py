@@ -1,0 +1,179 @@
+"""API keys and usage in SQL: a SQLite file by default, PostgreSQL when the URL names it.
+
+A key is ``tsk_live_`` plus 32 random bytes (URL-safe base64). Only its SHA-256 is stored (the
+secret is high-entropy, so a slow hash adds nothing) and it is shown once, at creation. Usage is
+one row per key and day, incremented by a single atomic upsert after a request succeeded, so
+concurrent requests and several server replicas never lose a count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from tersify._optional import require
+
+__all__ = ["KEY_PREFIX", "ApiKey", "KeyStore", "UsageDay", "hash_secret"]
+
+KEY_PREFIX = "tsk_live_"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiKey:
+    """One API key (never its secret)."""
+
+    id: str
+    name: str
+    hint: str  # the secret's first characters, to recognise it
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    rate_limit: int | None  # requests per window; None: the server default
+    rate_window_s: int | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsageDay:
+    """Successful requests and tokens of one key on one UTC day."""
+
+    day: str
+    requests: int
+    tokens_in: int
+    tokens_out: int
+
+
+def hash_secret(secret: str) -> str:
+    """The stored form of a key's secret."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+class KeyStore:
+    """Keys and usage behind a SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://``)."""
+
+    def __init__(self, url: str) -> None:
+        sa = require("sqlalchemy", extra="server")
+        self._sa = sa
+        self.url = url
+        self._engine = sa.create_engine(url, pool_pre_ping=True)
+        if self._engine.dialect.name == "sqlite":
+            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+        meta = sa.MetaData()
+        self._keys = sa.Table(
+            "tersify_keys", meta,
+            sa.Column("id", sa.String(32), primary_key=True),
+            sa.Column("hash", sa.String(64), nullable=False, unique=True),
+            sa.Column("hint", sa.String(16), nullable=False),
+            sa.Column("name", sa.String(200), nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+            sa.Column("rate_limit", sa.Integer, nullable=True),
+            sa.Column("rate_window_s", sa.Integer, nullable=True))
+        self._usage = sa.Table(
+            "tersify_usage", meta,
+            sa.Column("key_id", sa.String(32), sa.ForeignKey("tersify_keys.id"), primary_key=True),
+            sa.Column("day", sa.String(10), primary_key=True),
+            sa.Column("requests", sa.BigInteger, nullable=False),
+            sa.Column("tokens_in", sa.BigInteger, nullable=False),
+            sa.Column("tokens_out", sa.BigInteger, nullable=False))
+        meta.create_all(self._engine)
+
+    def create(self, name: str, *, rate_limit: int | None = None,
+               rate_window_s: int | None = None) -> tuple[ApiKey, str]:
+        """A new key and its secret (the only time the secret is available)."""
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        row = {"id": "key_" + secrets.token_hex(8), "hash": hash_secret(secret),
+               "hint": secret[: len(KEY_PREFIX) + 4], "name": name,
+               "created_at": dt.datetime.now(dt.UTC), "revoked_at": None,
+               "rate_limit": rate_limit, "rate_window_s": rate_window_s}
+        with self._engine.begin() as conn:
+            conn.execute(self._keys.insert().values(**row))
+        return _key(row), secret
+
+    def all(self) -> list[ApiKey]:
+        """Every key, oldest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(self._keys.select().order_by(self._keys.c.created_at)).mappings()
+            return [_key(r) for r in rows]
+
+    def get(self, key_id: str) -> ApiKey | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(self._keys.select().where(self._keys.c.id == key_id)).mappings()
+            found = row.first()
+        return _key(found) if found else None
+
+    def revoke(self, key_id: str) -> bool:
+        """Revoke a key at once; False when no active key has this id."""
+        keys = self._keys
+        with self._engine.begin() as conn:
+            active = keys.c.revoked_at.is_(None)
+            done = conn.execute(keys.update().where(keys.c.id == key_id, active)
+                                .values(revoked_at=dt.datetime.now(dt.UTC)))
+        return bool(done.rowcount)
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        """The active key with this secret, or None."""
+        if not secret.startswith(KEY_PREFIX):
+            return None
+        keys = self._keys
+        with self._engine.connect() as conn:
+            row = conn.execute(keys.select().where(keys.c.hash == hash_secret(secret))).mappings()
+            found = row.first()
+        key = _key(found) if found else None
+        return key if key and key.active else None
+
+    def record(self, key_id: str, *, tokens_in: int, tokens_out: int,
+               day: str | None = None) -> None:
+        """Add one successful request to today's usage row, atomically."""
+        values = {"key_id": key_id, "day": day or dt.datetime.now(dt.UTC).date().isoformat(),
+                  "requests": 1, "tokens_in": tokens_in, "tokens_out": tokens_out}
+        dialect = self._engine.dialect.name
+        insert = require(f"sqlalchemy.dialects.{dialect}", extra="server").insert
+        stmt = insert(self._usage).values(**values)
+        usage = self._usage.c
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[usage.key_id, usage.day],
+            set_={"requests": usage.requests + 1, "tokens_in": usage.tokens_in + tokens_in,
+                  "tokens_out": usage.tokens_out + tokens_out})
+        with self._engine.begin() as conn:
+            conn.execute(stmt)
+
+    def usage(self, key_id: str) -> list[UsageDay]:
+        """Usage by day, oldest first."""
+        usage = self._usage
+        with self._engine.connect() as conn:
+            rows = conn.execute(usage.select().where(usage.c.key_id == key_id)
+                                .order_by(usage.c.day)).mappings()
+            return [UsageDay(day=r["day"], requests=int(r["requests"]),
+                             tokens_in=int(r["tokens_in"]), tokens_out=int(r["tokens_out"]))
+                    for r in rows]
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _sqlite_pragmas(connection: Any, record: Any) -> None:
+    # WAL lets readers run beside the writer; the busy timeout makes concurrent writers wait
+    # for each other instead of failing with "database is locked".
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(id=row["id"], name=row["name"], hint=row["hint"],
+                  created_at=_utc(row["created_at"]), revoked_at=_utc(row["revoked_at"]),
+                  rate_limit=row["rate_limit"], rate_window_s=row["rate_window_s"])
+
+
+def _utc(value: dt.datetime | None) -> Any:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)

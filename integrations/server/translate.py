@@ -1,0 +1,99 @@
+"""Dialect bodies to engine requests, engine results to dialect bodies: pure functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from tersify.errors import InvalidRequestError
+from tersify.integrations.server import schemas as s
+from tersify.types import CompressionRequest, CompressionResult, DocumentResult
+
+__all__ = ["compresso_request", "compresso_response", "scaledown_request",
+           "scaledown_response", "super_request", "super_response"]
+
+
+def compresso_request(body: s.CompressoRequest) -> CompressionRequest:
+    settings = body.compression_settings
+    budget: dict[str, object] = {"target_ratio": body.target_ratio}
+    if body.target_tokens > 0:
+        budget = {"target_tokens": body.target_tokens}
+    elif body.target_tokens == 0:
+        raise InvalidRequestError("target_tokens must be -1 (use target_ratio) or positive")
+    contexts = [body.context] if isinstance(body.context, str) else list(body.context or [])
+    if any(len(c) > s.MAX_CONTEXT_CHARS for c in contexts):
+        raise InvalidRequestError(f"a context is over {s.MAX_CONTEXT_CHARS} characters")
+    return CompressionRequest(
+        contexts=contexts, prompt=body.prompt, instruction=body.instruction,
+        question=body.question, preserve_first=settings.preserve_k_first,
+        preserve_last=settings.preserve_k_last, force_keep=settings.force_keep_tokens,
+        **budget)  # type: ignore[arg-type]
+
+
+def compresso_response(body: s.CompressoRequest, result: CompressionResult,
+                       request_id: str) -> s.CompressoResponse:
+    prompt, stats = result.compressed_prompt, result.stats
+    if not body.compression_settings.include_question and body.question:
+        prompt = prompt.removesuffix(body.question).rstrip()
+    return s.CompressoResponse(
+        compressed_prompt=prompt,
+        statistics=s.CompressoStatistics(
+            original_tokens=stats.original_tokens, compressed_tokens=stats.compressed_tokens,
+            original_words=stats.original_words, compressed_words=stats.compressed_words,
+            token_ratio=stats.ratio,
+            word_ratio=stats.compressed_words / stats.original_words
+            if stats.original_words else 1.0),
+        analytics=s.CompressoAnalytics(
+            compression_duration=result.duration_ms / 1000, request_id=request_id,
+            timestamp=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")))
+
+
+def super_request(body: s.SuperRequest, policy: str = "tersify") -> CompressionRequest:
+    return CompressionRequest(contexts=[body.context], question=body.query,
+                              target_ratio=body.budget_ratio, policy=policy)
+
+
+def super_response(body: s.SuperRequest, result: CompressionResult,
+                   with_spans: bool = False) -> s.SuperResponse:
+    doc = result.documents[0]
+    original = doc.original_tokens
+    return s.SuperResponse(
+        compressed_text=doc.text, original_tokens=original, kept_tokens=doc.compressed_tokens,
+        kv_savings_pct=round((1 - doc.compressed_tokens / original) * 100, 2) if original else 0.0,
+        kept_line_ratio=round(kept_line_ratio(body.context, doc), 3),
+        policy_name=result.policy, budget_ratio=body.budget_ratio,
+        kept_spans=[(sp.start, sp.end) for sp in doc.spans] if with_spans else None)
+
+
+def kept_line_ratio(text: str, doc: DocumentResult) -> float:
+    """Share of the non-empty input lines that keep at least one character."""
+    lines, start = [], 0
+    for line in text.split("\n"):
+        if line.strip():
+            lines.append((start, start + len(line)))
+        start += len(line) + 1
+    if not lines:
+        return 1.0
+    kept = sum(1 for a, b in lines if any(sp.start < b and sp.end > a for sp in doc.spans))
+    return kept / len(lines)
+
+
+def scaledown_request(body: s.ScaleDownRequest) -> CompressionRequest:
+    rate: float | Literal["auto"] = body.scaledown.rate
+    if rate != "auto" and not 0 < float(rate) <= 1:
+        raise InvalidRequestError(f'scaledown.rate must be "auto" or in (0, 1], got {rate}')
+    return CompressionRequest(contexts=[body.context], question=body.prompt, target_ratio=rate)
+
+
+def scaledown_response(body: s.ScaleDownRequest, result: CompressionResult,
+                       latency_ms: float) -> s.ScaleDownResponse:
+    stats = result.stats
+    return s.ScaleDownResponse(
+        compressed_prompt=result.compressed_prompt, original_prompt_tokens=stats.original_tokens,
+        compressed_prompt_tokens=stats.compressed_tokens, successful=True,
+        latency_ms=round(latency_ms, 3),
+        request_metadata=s.ScaleDownMetadata(
+            compression_time_ms=round(result.duration_ms, 3),
+            compression_rate=body.scaledown.rate,
+            prompt_length=len(body.context) + len(body.prompt),
+            compressed_prompt_length=len(result.compressed_prompt)))
