@@ -51,7 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     _budget_args(comp)
     demo = sub.add_parser("demo", help="compress the bundled example RAG prompt")
     _budget_args(demo)
+    _server_commands(sub)
     return parser
+
+
+def _server_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    # The only place the engine reaches into integrations: the one ``tersify`` command hosts the
+    # server's commands when the ``server`` extra is installed (imported lazily, never at import).
+    try:
+        from tersify.integrations.server.cli import add_commands
+    except ImportError:
+        return
+    add_commands(sub)
 
 
 def _budget(args: argparse.Namespace) -> dict[str, Any]:
@@ -117,6 +128,10 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     out = sys.stdout
+    if args.command in ("serve", "keys"):
+        from tersify.integrations.server.cli import run
+
+        return int(run(args))
     try:
         compressor = Compressor(preset=args.preset, tokenizer=args.tokenizer)
         if args.command == "demo":

@@ -1,0 +1,103 @@
+"""``tersify serve`` and ``tersify keys``: the server's commands (called by tersify.cli).
+
+Both read ``TERSIFY_*`` settings (see ServerSettings); ``--database-url`` and friends override
+them. ``keys`` works on the database directly, so it needs no running server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from typing import TextIO
+
+from tersify.integrations.server.settings import ServerSettings
+from tersify.integrations.server.store import KeyStore
+
+__all__ = ["add_commands", "run"]
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``serve`` and ``keys`` to the ``tersify`` parser."""
+    serve = sub.add_parser("serve", help="run the HTTP API (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--preset", default=None, help="engine preset (default: fast)")
+    _store_args(serve)
+    serve.add_argument("--redis-url", default=None, help="Redis for shared rate limits")
+    serve.add_argument("--admin-token", default=None, help="bearer token of /admin")
+    keys = sub.add_parser("keys", help="create, list, revoke API keys; show usage")
+    _store_args(keys)
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="a new key (its secret is shown once)")
+    create.add_argument("name")
+    create.add_argument("--rate-limit", type=int, default=None, help="requests per window")
+    create.add_argument("--window", type=int, default=None, help="window in seconds")
+    actions.add_parser("list", help="every key")
+    revoke = actions.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("key_id")
+    usage = actions.add_parser("usage", help="usage of a key by day")
+    usage.add_argument("key_id")
+
+
+def _store_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", default=None,
+                        help="SQLAlchemy URL (default: TERSIFY_DATABASE_URL or sqlite:///tersify.db)")
+
+
+def _settings(args: argparse.Namespace) -> ServerSettings:
+    settings = ServerSettings.from_env()
+    overrides = {name: getattr(args, name, None)
+                 for name in ("database_url", "redis_url", "admin_token", "preset")}
+    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Carry out ``serve`` or ``keys``; the exit status."""
+    settings = _settings(args)
+    if args.command == "serve":
+        return _serve(args, settings, out)
+    store = KeyStore(settings.database_url)
+    try:
+        return _keys(args, store, out)
+    finally:
+        store.close()
+
+
+def _serve(args: argparse.Namespace, settings: ServerSettings, out: TextIO) -> int:
+    import uvicorn
+
+    from tersify.integrations.server.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # JSON lines from the app
+    app = create_app(settings)
+    if not app.state.store.all():
+        out.write("No API keys yet. Create the first one with:\n"
+                  f"    tersify keys create my-app --database-url {settings.database_url}\n")
+    out.write(f"tersify serving on http://{args.host}:{args.port} (docs at /docs)\n")
+    out.flush()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _keys(args: argparse.Namespace, store: KeyStore, out: TextIO) -> int:
+    if args.action == "create":
+        key, secret = store.create(args.name, rate_limit=args.rate_limit,
+                                   rate_window_s=args.window)
+        out.write(f"id: {key.id}\nsecret: {secret}\n(the secret is shown only now)\n")
+    elif args.action == "list":
+        for k in store.all():
+            state = "active" if k.active else f"revoked {k.revoked_at:%Y-%m-%d %H:%M}"
+            out.write(f"{k.id}  {k.hint}...  {k.name}  {state}\n")
+    elif args.action == "revoke":
+        if not store.revoke(args.key_id):
+            sys.stderr.write(f"tersify: error: no active key {args.key_id!r}\n")
+            return 2
+        out.write(f"revoked {args.key_id}\n")
+    else:
+        days = store.usage(args.key_id)
+        out.write(json.dumps({"key_id": args.key_id, "days": [d.__dict__ for d in days]},
+                             indent=2) + "\n")
+    return 0
