@@ -47,12 +47,13 @@ def stop_server(server: Any, thread: Any) -> None:
     thread.join(timeout=10)
 
 
-def make_app(database: Path, **settings: Any) -> Any:
+def make_app(database: Path | str, **settings: Any) -> Any:
+    """An app on ``database`` (a SQLite file path, or any SQLAlchemy URL) with the test admin."""
     import tersify
     from tersify.integrations.server import ServerSettings, create_app
 
-    config = ServerSettings(database_url=f"sqlite:///{database}", admin_token=ADMIN_TOKEN,
-                            **settings)
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    config = ServerSettings(database_url=url, admin_token=ADMIN_TOKEN, **settings)
     return create_app(config, compressor=tersify.Compressor(preset="fast"))
 
 
@@ -76,3 +77,19 @@ def closed_port_url() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    from services import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from services import redis_server
+
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
