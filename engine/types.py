@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -132,6 +133,8 @@ class CompressionRequest:
             raise InvalidRequestError("force_keep entries must be non-empty strings")
         if len(self.force_keep) + len(self.force_keep_patterns) > MAX_FORCE_KEEP:
             raise InvalidRequestError(f"at most {MAX_FORCE_KEEP} force_keep strings and patterns")
+        for pattern in self.force_keep_patterns:
+            _check_pattern(pattern)
 
     def _check_budget(self) -> None:
         tokens, ratio = self.target_tokens, self.target_ratio
@@ -165,6 +168,17 @@ class CompressionRequest:
     def documents(self) -> tuple[Document, ...]:
         """The contexts as :class:`Document` objects (a prompt becomes one document)."""
         return self.contexts  # type: ignore[return-value]
+
+
+def _check_pattern(pattern: object) -> None:
+    if not isinstance(pattern, str) or not pattern:
+        raise InvalidRequestError("force_keep_patterns entries must be non-empty strings")
+    _check_utf8(pattern)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise InvalidRequestError(f"force_keep_patterns: invalid regular expression "
+                                  f"{pattern!r}: {exc}") from None
 
 
 def _check_utf8(text: str) -> None:

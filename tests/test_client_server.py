@@ -43,10 +43,11 @@ def test_async_and_batch_calls(server: Server) -> None:
 
 @pytest.mark.parametrize(("body", "needle"), [
     (b"{not json", "JSON"),
-    (b'{"contexts": ["a"], "question": "q", "ratio": 0.5}', "unknown request field"),
-    (b'{"contexts": [], "question": "q"}', "contexts is empty"),
+    (b'{"contexts": ["a"], "question": "q", "ratio": 0.5}', "ratio: Extra inputs"),
+    (b'{"contexts": [], "question": "q"}', "contexts"),
+    (b'{"contexts": ["a"], "prompt": "b"}', "either contexts or prompt"),
     (b'{"contexts": ["a"], "target_ratio": 1.5}', "target_ratio"),
-    (b'{"requests": []}', "requests must be a list"),
+    (b'{"requests": []}', "requests: List should have at least 1 item"),
 ])
 def test_bad_bodies_get_a_400_json_error(server: Server, body: bytes, needle: str) -> None:
     response = httpx.post(server.url + "/v1/tersify", content=body,

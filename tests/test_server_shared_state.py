@@ -56,8 +56,10 @@ def test_two_replicas_share_keys_usage_and_limits(postgres_url: str, redis_url: 
 
         statuses = asyncio.run(burst())
         assert statuses.count(200) == 60 and statuses.count(429) == 10
-        usage = httpx.get(urls[1] + f"/api/keys/{key_id}/usage", headers={"X-API-Key": secret})
+        usage = httpx.get(urls[1] + f"/api/keys/{key_id}/usage", headers=admin)
         assert usage.json()["requests"] == 60
+        limited = httpx.get(urls[1] + f"/api/keys/{key_id}/usage", headers={"X-API-Key": secret})
+        assert limited.status_code == 429  # reading usage counts against the key's limit too
         assert httpx.delete(urls[1] + f"/admin/keys/{key_id}", headers=admin).status_code == 204
         after = httpx.post(urls[0] + "/v1/compress", headers={"X-API-Key": secret},
                            json={"context": CONTEXT})

@@ -56,11 +56,15 @@ class Gate:
         self._limit(request, "ip:" + address, self.settings.playground_limit,
                     self.settings.rate_window_s)
 
-    def admin(self, request: Any) -> None:
-        """Admin endpoints: the bearer token must equal the configured admin token."""
+    def is_admin(self, request: Any) -> bool:
+        """Whether the request carries the configured admin token."""
         token = self.settings.admin_token
         presented = presented_secret(request.headers) or ""
-        if not token or not hmac.compare_digest(presented.encode(), token.encode()):
+        return bool(token) and hmac.compare_digest(presented.encode(), str(token).encode())
+
+    def admin(self, request: Any) -> None:
+        """Admin endpoints: the bearer token must equal the configured admin token."""
+        if not self.is_admin(request):
             raise ApiError(401, "unauthorized", "admin token required")
 
     def _limit(self, request: Any, bucket: str, limit: int, window_s: int) -> None:

@@ -8,21 +8,22 @@ a missing, unknown or revoked key, 404, 413 beyond the size limits, 429 with ``R
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tersify.errors import InvalidRequestError
+from tersify.integrations.server.schemas import ErrorBody
 
 __all__ = ["ERROR_RESPONSES", "ApiError", "error_body", "install_handlers"]
 
 log = logging.getLogger("tersify.server")
 
-_ERROR_SCHEMA = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid request body", "content": _ERROR_SCHEMA},
-    401: {"description": "Missing, unknown or revoked API key", "content": _ERROR_SCHEMA},
-    413: {"description": "Body or field over the size limits", "content": _ERROR_SCHEMA},
-    429: {"description": "Rate limit exceeded (see Retry-After)", "content": _ERROR_SCHEMA},
-    500: {"description": "Internal error (no details)", "content": _ERROR_SCHEMA},
+    400: {"description": "Invalid request body", "model": ErrorBody},
+    401: {"description": "Missing, unknown or revoked API key", "model": ErrorBody},
+    413: {"description": "Body over the size limit", "model": ErrorBody},
+    429: {"description": "Rate limit exceeded (see Retry-After)", "model": ErrorBody},
+    500: {"description": "Internal error (no details)", "model": ErrorBody},
 }
 
 
@@ -38,6 +39,26 @@ class ApiError(Exception):
 
 def error_body(kind: str, message: str, request_id: str | None) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message, "request_id": request_id}}
+
+
+def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
+    """One line for a validation failure. A body that may be one of several models (a union)
+    fails once per model; the model with the fewest unexpected fields is the one the caller
+    meant, and its first error is the one to report (without the model's name)."""
+    if not errors:
+        return "invalid request"
+    branches: dict[str, list[Mapping[str, Any]]] = {}
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ()) if p != "body"]
+        branch = loc[0] if loc and loc[0][:1].isupper() else ""
+        branches.setdefault(branch, []).append(error)
+    chosen = min(branches.values(),
+                 key=lambda group: sum(e.get("type") == "extra_forbidden" for e in group))
+    first = chosen[0]
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    if loc and loc[0][:1].isupper():
+        loc = loc[1:]
+    return f"{'.'.join(loc) or 'body'}: {first.get('msg', 'invalid request')}"
 
 
 def install_handlers(app: Any) -> None:
@@ -59,10 +80,7 @@ def install_handlers(app: Any) -> None:
         return respond(request, 400, "invalid_request", str(exc))
 
     async def validation(request: Any, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return respond(request, 400, "invalid_request",
-                       f"{where or 'body'}: {first.get('msg', 'invalid request')}")
+        return respond(request, 400, "invalid_request", validation_message(exc.errors()))
 
     async def http_error(request: Any, exc: HTTPException) -> JSONResponse:
         kind = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(

@@ -1,14 +1,23 @@
 """Request and response bodies of the three commercial dialects, as their documents give them.
 
 Where the documents are vague, the choice is written on the field (and so in the OpenAPI).
+Request models are strict (no "1" for 1, no 0 for false) and closed (unknown fields are a 400),
+so that what the schema says is exactly what the server accepts.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
+
+def _integral(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer; strict models would refuse it, so take it as 3.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Int = Annotated[int, BeforeValidator(_integral)]
 MAX_CONTEXT_CHARS = 120_000  # SuperCompress's documented limit, applied to every dialect
 MAX_QUERY_CHARS = 2_000
 
@@ -27,26 +36,37 @@ class ErrorBody(BaseModel):
 
 
 class CompressoSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    preserve_k_first: int = Field(default=0, ge=0, le=1000,
+    model_config = ConfigDict(extra="forbid", strict=True)
+    preserve_k_first: Int = Field(default=0, ge=0, le=1000,
                                   description="Units kept verbatim at the start of each context.")
-    preserve_k_last: int = Field(default=0, ge=0, le=1000,
+    preserve_k_last: Int = Field(default=0, ge=0, le=1000,
                                  description="Units kept verbatim at the end.")
-    include_question: bool = Field(default=True, description="Append the question to the output.")
-    force_keep_tokens: list[str] = Field(default_factory=list, max_length=200,
+    include_question: StrictBool = Field(default=True,
+                                         description="Append the question to the output.")
+    force_keep_tokens: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, max_length=200,
                                          description="Strings that always survive.")
 
 
+Context = Annotated[str, Field(max_length=MAX_CONTEXT_CHARS)]
+
+
 class CompressoRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    prompt: str | None = Field(default=None, max_length=MAX_CONTEXT_CHARS,
-                               description="A whole prompt (instead of context/question).")
-    context: str | list[str] | None = Field(
+    # Exactly one of prompt and context (the engine takes one or the other).
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
+        "oneOf": [{"required": ["prompt"]}, {"required": ["context"]}]})
+    # Optional but never null: the default (None, "not given") is not validated, an explicit
+    # null is refused like any other non-string.
+    prompt: Context = Field(  # type: ignore[assignment]
+        default=None, description="A whole prompt (instead of context/question).")
+    context: Context | Annotated[list[Context], Field(min_length=1)] = Field(  # type: ignore[assignment]
         default=None, description="One context or a list; each at most 120,000 characters.")
     instruction: str = Field(default="", max_length=MAX_QUERY_CHARS)
     question: str = Field(default="", max_length=MAX_QUERY_CHARS)
     target_ratio: float = Field(default=0.5, ge=0.01, le=1.0)
-    target_tokens: int = Field(default=-1, ge=-1, description="-1: use target_ratio.")
+    target_tokens: Annotated[Literal[-1] | Annotated[int, Field(ge=1)],
+                             BeforeValidator(_integral)] = Field(
+        default=-1, description="-1: use target_ratio.")
     compression_settings: CompressoSettings = Field(default_factory=CompressoSettings)
 
 
@@ -75,14 +95,14 @@ class CompressoResponse(BaseModel):
 
 
 class SuperRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     context: str = Field(min_length=1, max_length=MAX_CONTEXT_CHARS)
     query: str = Field(default="Summarize this context.", max_length=MAX_QUERY_CHARS)
     budget_ratio: float = Field(default=0.35, ge=0.05, le=1.0)
 
 
 class PlaygroundRequest(SuperRequest):
-    compare: bool = Field(default=False, description="Also run every policy side by side.")
+    compare: StrictBool = Field(default=False, description="Also run every policy side by side.")
     policy: Literal["tersify", "fifo", "truncation", "summarization", "h2o"] = "tersify"
 
 
@@ -94,7 +114,7 @@ class SuperResponse(BaseModel):
     kept_line_ratio: float
     policy_name: str
     budget_ratio: float
-    kept_spans: list[tuple[int, int]] | None = Field(
+    kept_spans: list[list[int]] | None = Field(
         default=None, description="Playground only: kept character spans of the context.")
 
 
@@ -121,12 +141,13 @@ class UsageResponse(BaseModel):
 
 
 class ScaleDownOptions(BaseModel):
-    rate: Literal["auto"] | float = Field(default="auto", description='"auto" or a kept fraction '
-                                          "in (0, 1].")
+    model_config = ConfigDict(strict=True)
+    rate: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = Field(
+        default="auto", description='"auto" or a kept fraction in (0, 1].')
 
 
 class ScaleDownRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     context: str = Field(max_length=MAX_CONTEXT_CHARS)
     prompt: str = Field(max_length=MAX_QUERY_CHARS)
     scaledown: ScaleDownOptions
@@ -146,3 +167,46 @@ class ScaleDownResponse(BaseModel):
     successful: bool
     latency_ms: float
     request_metadata: ScaleDownMetadata
+
+
+# --- native: POST /v1/tersify ------------------------------------------------------------------
+
+
+class NativeDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    text: str
+    id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class NativeRequest(BaseModel):
+    """tersify.CompressionRequest as JSON; exactly one of contexts and prompt."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
+        "oneOf": [{"required": ["contexts"]}, {"required": ["prompt"]}]})
+    contexts: Annotated[list[NativeDocument | str],
+                        Field(min_length=1, max_length=10_000)] = None  # type: ignore[assignment]
+    prompt: str = None  # type: ignore[assignment]
+    instruction: str = ""
+    question: str = ""
+    target_ratio: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = 0.5
+    target_tokens: Annotated[int, Field(ge=1), BeforeValidator(_integral)] | None = Field(
+        default=None, description="Overrides target_ratio when set.")
+    force_keep: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list,
+                                                                   max_length=100)
+    force_keep_patterns: list[Annotated[str, Field(min_length=1,
+                                                   json_schema_extra={"format": "regex"})]] = \
+        Field(default_factory=list, max_length=100)
+    preserve_first: Int = Field(default=0, ge=0, le=1000)
+    preserve_last: Int = Field(default=0, ge=0, le=1000)
+    keep_digits: StrictBool = False
+    reorder: Literal["original", "relevance", "edges"] = "original"
+    granularity: Literal["word", "sentence", "document"] | None = None
+    policy: Literal["tersify", "fifo", "truncation", "summarization", "h2o"] = "tersify"
+    scorer: Literal["lexical", "embedding"] | None = Field(
+        default=None, description="The server's preset scorer when null.")
+
+
+class NativeBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    requests: list[NativeRequest] = Field(min_length=1, max_length=64)

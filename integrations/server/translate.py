@@ -62,7 +62,7 @@ def super_response(body: s.SuperRequest, result: CompressionResult,
         kv_savings_pct=round((1 - doc.compressed_tokens / original) * 100, 2) if original else 0.0,
         kept_line_ratio=round(kept_line_ratio(body.context, doc), 3),
         policy_name=result.policy, budget_ratio=body.budget_ratio,
-        kept_spans=[(sp.start, sp.end) for sp in doc.spans] if with_spans else None)
+        kept_spans=[[sp.start, sp.end] for sp in doc.spans] if with_spans else None)
 
 
 def kept_line_ratio(text: str, doc: DocumentResult) -> float:

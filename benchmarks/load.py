@@ -1,0 +1,154 @@
+"""Load benchmark of the HTTP API: throughput and latency with 1, 8 and 32 concurrent clients.
+
+    python benchmarks/load.py --presets fast,accurate --clients 1,8,32
+
+For each preset it starts ``tersify serve`` (uvicorn, one process, SQLite in a temporary
+folder, a key with a limit high enough never to bite) and sends the same 20-document request
+(question 0 of ../shared/eval/nq20.jsonl, about 2,400 cl100k tokens, ratio 0.25) to the
+Compresso endpoint ``POST /v1/prompt-compress`` from ``c`` concurrent clients, each sending its
+requests back to back, ``--requests`` requests per client level in all (at least 4 a client).
+Numbers: requests per second over the level's wall time, p50 / p99 latency of one request as the
+client sees it (HTTP included), and errors (any status but 200). The table goes to stdout and to
+``benchmarks/results/load.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import load_average, machine  # noqa: E402
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    p.add_argument("--presets", default="fast,accurate")
+    p.add_argument("--clients", default="1,8,32")
+    p.add_argument("--requests", type=int, default=64, help="requests per client level")
+    p.add_argument("--data", default=str(ROOT.parent / "shared" / "eval" / "nq20.jsonl"))
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "load.md"))
+    return p.parse_args(argv)
+
+
+def example(path: str) -> dict[str, object]:
+    with open(path, encoding="utf-8") as fh:
+        first = json.loads(fh.readline())
+    return {"context": [f"{c['title']}\n{c['text']}" for c in first["contexts"]],
+            "question": first["question"], "target_ratio": 0.25}
+
+
+class Server:
+    """``tersify serve`` in a subprocess with its own database and one key."""
+
+    def __init__(self, preset: str) -> None:
+        self.folder = tempfile.TemporaryDirectory(prefix="tersify-load-")
+        self.url_db = f"sqlite:///{self.folder.name}/keys.db"
+        self.port = _free_port()
+        cli = [sys.executable, "-m", "tersify.cli"]
+        out = subprocess.run([*cli, "keys", "--database-url", self.url_db, "create", "load",
+                              "--rate-limit", "1000000"], capture_output=True, text=True,
+                             check=True).stdout
+        self.key = out.split("secret: ")[1].split()[0]
+        env = {**os.environ, "TERSIFY_PRESET": preset}
+        self.process = subprocess.Popen(
+            [*cli, "serve", "--port", str(self.port), "--database-url", self.url_db],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise RuntimeError("server did not become ready")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.folder.cleanup()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def level(server: Server, body: dict[str, object], clients: int,
+                total: int) -> dict[str, float]:
+    """Run ``total`` requests from ``clients`` concurrent clients; the level's numbers."""
+    each = max(4, math.ceil(total / clients))
+    latencies: list[float] = []
+    errors = 0
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal errors
+        for _ in range(each):
+            started = time.perf_counter()
+            response = await http.post(server.url + "/v1/prompt-compress", json=body,
+                                       headers={"X-API-Key": server.key})
+            latencies.append((time.perf_counter() - started) * 1000)
+            errors += response.status_code != 200
+
+    limits = httpx.Limits(max_connections=clients + 4)
+    async with httpx.AsyncClient(timeout=600, limits=limits) as http:
+        await http.post(server.url + "/v1/prompt-compress", json=body,
+                        headers={"X-API-Key": server.key})  # warm-up
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        wall = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return {"requests": len(latencies), "rps": len(latencies) / wall,
+            "p50": statistics.median(ordered),
+            "p99": ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)], "errors": errors}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    body = example(args.data)
+    machine_line = machine()
+    rows = ["| preset | clients | requests | req/s | p50 ms | p99 ms | errors |",
+            "|---|---|---|---|---|---|---|"]
+    for preset in args.presets.split(","):
+        server = Server(preset)
+        try:
+            for clients in (int(c) for c in args.clients.split(",")):
+                r = asyncio.run(level(server, body, clients, args.requests))
+                rows.append(f"| {preset} | {clients} | {r['requests']:.0f} | {r['rps']:.1f} | "
+                            f"{r['p50']:.1f} | {r['p99']:.1f} | {r['errors']:.0f} |")
+                print(rows[-1], flush=True)
+        finally:
+            server.stop()
+    now = time.strftime("%Y-%m-%d %H:%M %Z")
+    text = "\n".join([
+        "# tersify load benchmark", "", f"- date: {now}",
+        f"- machine: {machine_line}; at end {load_average()}",
+        f"- command: `{shlex.join(['python', *sys.argv])}`",
+        "- request: nq20 question 0 (20 documents, ~2,400 cl100k tokens), target_ratio 0.25, "
+        "POST /v1/prompt-compress; one uvicorn process, SQLite", "", *rows, ""])
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(f"\nwrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
