@@ -28,6 +28,8 @@ COMPRESSOR = Compressor(preset="fast")
         ({"contexts": ["bad \ud800 surrogate"]}, "lone surrogate"),
         ({"contexts": ["ok"], "question": "bad \udfff"}, "lone surrogate"),
         ({"contexts": ["ok"], "force_keep": [""]}, "non-empty strings"),
+        ({"contexts": ["ok"], "force_keep_patterns": ["[unclosed"]}, "invalid regular expression"),
+        ({"contexts": ["ok"], "force_keep_patterns": [""]}, "non-empty strings"),
         ({"contexts": ["ok"], "preserve_first": -1}, "preserve_first"),
         ({"contexts": ["ok"], "reorder": "random"}, "reorder must be one of"),
         ({"contexts": ["ok"], "granularity": "letter"}, "granularity must be one of"),
