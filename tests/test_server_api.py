@@ -199,3 +199,31 @@ def test_keys_command_line(tmp_path: Path) -> None:
     assert f"revoked {key_id}" in tersify("revoke", key_id)
     assert "revoked" in tersify("list")
     assert json.loads(tersify("usage", key_id))["days"] == []
+
+
+def test_concurrent_requests_are_micro_batched(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "b.db", batch_wait_ms=50.0, rate_limit=1000)
+    _, secret = app.state.store.create("batch")
+    url, uv, thread = start_server(app)
+    try:
+        async def burst() -> list[int]:
+            async with httpx.AsyncClient(timeout=60) as client:
+                calls = [client.post(url + "/v1/compress", headers={"X-API-Key": secret},
+                                     json={"context": CONTEXT, "query": f"q{i}"})
+                         for i in range(24)]
+                return [r.status_code for r in await asyncio.gather(*calls)]
+
+        assert asyncio.run(burst()) == [200] * 24
+        assert app.state.batcher.batches < 24  # several requests shared an engine call
+    finally:
+        stop_server(uv, thread)
+
+
+def test_access_log_is_one_json_line_per_request(server: Server,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="tersify.server.access"):
+        httpx.get(server.url + "/healthz", headers={"X-Request-ID": "log-check"})
+    lines = [json.loads(r.getMessage()) for r in caplog.records
+             if r.name == "tersify.server.access"]
+    assert any(line["request_id"] == "log-check" and line["status"] == 200
+               and line["route"] == "/healthz" for line in lines)
