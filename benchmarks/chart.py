@@ -3,6 +3,9 @@
 Data with several supporting documents a question (MuSiQue) gets a third panel: the share of
 questions that kept all of their supporting documents. ``none`` (no compression) is drawn as a
 dashed level. Needs matplotlib (``pip install -e .[bench]``); without it no chart is drawn.
+
+Redraw a run's chart from its records: ``python benchmarks/chart.py benchmarks/results/nq20``
+(reads ``nq20_examples.jsonl``, keeps the questions every method ran, writes ``nq20.png``).
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ def draw_chart(rows: Sequence[Mapping[str, Any]], path: Path, title: str, *,
     if support:
         panels.append(("support_all", "all supporting documents kept", False))
     panels.append(("p50_ms", "median latency, ms (log)", True))
-    figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.4))
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.8))
     for axis, (key, label, log) in zip(axes, panels, strict=True):
         _panel(axis, rows, key, label, log)
-    axes[0].legend(fontsize=8, loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
+                  frameon=False)
     figure.suptitle(title)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
@@ -63,3 +68,26 @@ def _panel(axis: Any, rows: Sequence[Mapping[str, Any]], key: str, label: str, l
     else:
         axis.set_ylim(0, 1.02)
     axis.grid(alpha=0.3)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Redraw ``<prefix>.png`` from ``<prefix>_examples.jsonl``."""
+    import json
+    import sys
+
+    from report import rows_of
+
+    prefix = Path((argv if argv is not None else sys.argv[1:])[0])
+    records = [json.loads(line) for line in
+               prefix.with_name(prefix.name + "_examples.jsonl").read_text("utf-8").splitlines()]
+    order = list(dict.fromkeys(str(r["method"]) for r in records))
+    counts = {m: len({r["index"] for r in records if r["method"] == m}) for m in order}
+    shared = min(counts.values())
+    same = [r for r in records if int(r["index"]) < shared]
+    support = any(len(r["gold"]) > 1 for r in records)
+    draw_chart(rows_of(same, {}, order), prefix.with_name(prefix.name + ".png"),
+               f"{prefix.name}.jsonl, first {shared} questions", support=support)
+
+
+if __name__ == "__main__":
+    main()
