@@ -134,10 +134,13 @@ def problem_for(job: Job, plan: Plan) -> SelectionProblem:
 
 def run(job: Job, plan: Plan) -> tuple[set[int], int]:
     """Select words and fit them to the exact target; returns kept words and prompt tokens."""
+    count = _counter(job, plan)
+    if job.original_tokens <= job.target:  # the budget holds it all (word costs add up to
+        everything = set(range(len(job.costs)))  # more than the joint count, so selection
+        return everything, count(everything)  # alone could leave a few words out)
     problem = problem_for(job, plan)
     chosen = select(problem)
     order = unit_order(problem)
-    count = _counter(job, plan)
     n = count(chosen.kept)
     step = 1.0
     for _ in range(MAX_ROUNDS):

@@ -9,6 +9,7 @@ compression is question-agnostic (the scorer sees an empty question and ranks by
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,7 +67,10 @@ def build_request(texts: Sequence[str], query: str | None,
 
 def compress(backend: Backend, texts: Sequence[str], query: str | None,
              settings: AdapterSettings) -> CompressionResult | None:
-    """Compress the set; None when the server is down and ``fail_open`` (a warning says so)."""
+    """Compress the set; None when the server is down and ``fail_open`` (a warning says so).
+
+    Call it with at least one text (the adapters return ``[]`` for an empty set themselves).
+    """
     request = build_request(texts, query, settings)
     try:
         return backend.compress(request)
@@ -120,5 +124,5 @@ def kept_order(result: CompressionResult, by_relevance: bool) -> list[DocumentRe
 
 
 def with_stats(metadata: Mapping[str, Any], stats: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``metadata`` with the statistics added (the input is never mutated)."""
-    return {**metadata, METADATA_KEY: dict(stats)}
+    """A deep copy of ``metadata`` with the statistics added (the input is never mutated)."""
+    return {**copy.deepcopy(dict(metadata)), METADATA_KEY: dict(stats)}

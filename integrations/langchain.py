@@ -15,6 +15,7 @@ with a warning when the server is down.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -66,6 +67,8 @@ class TersifyCompressor(BaseDocumentCompressor, Serializable):
     def compress_documents(self, documents: Sequence[Document], query: str,
                            callbacks: Callbacks | None = None) -> Sequence[Document]:
         """New, compressed documents for ``query`` (see the module docstring)."""
+        if not documents:  # a retriever with no hits
+            return []
         texts = [d.page_content for d in documents]
         result = _adapter.compress(self._get_backend(), texts, query, self._settings())
         return self._documents(documents, result, callbacks)
@@ -73,6 +76,8 @@ class TersifyCompressor(BaseDocumentCompressor, Serializable):
     async def acompress_documents(self, documents: Sequence[Document], query: str,
                                   callbacks: Callbacks | None = None) -> Sequence[Document]:
         """:meth:`compress_documents` without blocking the event loop."""
+        if not documents:
+            return []
         texts = [d.page_content for d in documents]
         result = await _adapter.acompress(self._get_backend(), texts, query, self._settings())
         return self._documents(documents, result, callbacks)
@@ -91,8 +96,8 @@ class TersifyCompressor(BaseDocumentCompressor, Serializable):
     def _documents(self, documents: Sequence[Document], result: CompressionResult | None,
                    callbacks: Callbacks | None) -> list[Document]:
         if result is None:  # failed open: the input, as copies
-            return [Document(page_content=d.page_content, metadata=dict(d.metadata), id=d.id)
-                    for d in documents]
+            return [Document(page_content=d.page_content, metadata=copy.deepcopy(d.metadata),
+                             id=d.id) for d in documents]
         out = [Document(page_content=r.text, id=documents[r.index].id,
                         metadata=_adapter.with_stats(documents[r.index].metadata,
                                                      _adapter.stats_of(r, result)))

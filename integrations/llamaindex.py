@@ -71,12 +71,16 @@ class TersifyPostprocessor(BaseNodePostprocessor):
 
     def _postprocess_nodes(self, nodes: list[NodeWithScore],
                            query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
+        if not nodes:  # a retriever with no hits
+            return []
         query = query_bundle.query_str if query_bundle else None
         result = _adapter.compress(self._get_backend(), _texts(nodes), query, self._settings())
         return self._rebuild(nodes, result)
 
     async def _apostprocess_nodes(self, nodes: list[NodeWithScore],
                                   query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
+        if not nodes:
+            return []
         query = query_bundle.query_str if query_bundle else None
         result = await _adapter.acompress(self._get_backend(), _texts(nodes), query,
                                           self._settings())

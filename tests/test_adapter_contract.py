@@ -24,7 +24,8 @@ CORPUS = json.loads((Path(__file__).resolve().parents[1] / "examples" / "data" /
                     .read_text(encoding="utf-8"))
 QUESTION = CORPUS["question"]
 Item = tuple[str, dict[str, Any]]
-ITEMS: list[Item] = [(d["text"], {"id": d["id"], "title": d["title"], "source": d["source"]})
+ITEMS: list[Item] = [(d["text"], {"id": d["id"], "title": d["title"], "source": d["source"],
+                                  "tags": {"archive": [d["source"]]}})
                      for d in CORPUS["documents"]]
 COUNTER = tersify.get_token_counter("cl100k_base")
 
@@ -111,6 +112,21 @@ def test_inputs_are_untouched(runner: Runner, backend: dict[str, Any]) -> None:
     before = [runner.unwrap(x) for x in copy.deepcopy(inputs)]
     runner.run(adapter, inputs, QUESTION)
     assert [runner.unwrap(x) for x in inputs] == before
+
+
+def test_outputs_share_no_state_with_inputs(runner: Runner, backend: dict[str, Any]) -> None:
+    adapter = runner.make(**backend, target_ratio=0.5)
+    inputs = runner.wrap(ITEMS)
+    before = [runner.unwrap(x) for x in copy.deepcopy(inputs)]
+    for out in runner.run(adapter, inputs, QUESTION):
+        runner.unwrap(out)[1]["tags"]["archive"].append("changed")
+    assert [runner.unwrap(x) for x in inputs] == before
+
+
+def test_no_documents_give_no_documents(runner: Runner, backend: dict[str, Any]) -> None:
+    adapter = runner.make(**backend, target_ratio=0.5)
+    assert runner.run(adapter, [], QUESTION) == []
+    assert asyncio.run(runner.arun(adapter, [], QUESTION)) == []
 
 
 def test_metadata_is_kept_and_statistics_added(runner: Runner, backend: dict[str, Any]) -> None:

@@ -74,3 +74,10 @@ def test_the_client_reports_server_errors_as_library_errors(server: Server) -> N
 def test_the_client_without_a_key_gets_an_authentication_error(server: Server) -> None:
     with pytest.raises(AuthenticationError, match="API key"):
         TersifyClient(server.url).compress(contexts=DOCS, question=QUESTION)
+
+
+def test_a_token_budget_without_a_ratio_works_remotely(server: Server) -> None:
+    client = TersifyClient(server.url, api_key=server.key)
+    result = client.compress(contexts=DOCS, question=QUESTION, target_tokens=25,
+                             target_ratio=None)
+    assert result.stats.compressed_tokens <= 25

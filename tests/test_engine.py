@@ -188,3 +188,13 @@ def test_custom_scorer_instance_and_score_cache() -> None:
     Compressor(scorer=uncached).compress(contexts=DOCS, question="Lyon?")
     Compressor(scorer=uncached).compress(contexts=DOCS, question="Lyon?")
     assert uncached.calls == 2
+
+
+def test_a_budget_that_holds_everything_keeps_everything() -> None:
+    docs = ["The Harbor Line tram opened to passengers on 14 May 1911.",
+            "A single ticket cost two copper pennies.\nChildren under seven rode free."]
+    compressor = Compressor(preset="fast")
+    for budget in ({"target_ratio": 1.0}, {"target_tokens": 10_000}):
+        result = compressor.compress(contexts=docs, question="When did it open?", **budget)
+        assert [d.text for d in result.documents] == docs
+        assert result.stats.compressed_tokens == result.stats.original_tokens

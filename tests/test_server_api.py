@@ -227,3 +227,65 @@ def test_access_log_is_one_json_line_per_request(server: Server,
              if r.name == "tersify.server.access"]
     assert any(line["request_id"] == "log-check" and line["status"] == 200
                and line["route"] == "/healthz" for line in lines)
+
+
+def test_supercompress_budget_ratio_is_the_kept_share_of_the_context(server: Server) -> None:
+    whole = post(server, "/v1/compress", {"context": CONTEXT, "budget_ratio": 1.0}).json()
+    assert whole["compressed_text"] == CONTEXT and whole["kv_savings_pct"] == 0.0
+    part = post(server, "/v1/compress", {"context": CONTEXT, "query": QUESTION}).json()
+    assert 0.30 * part["original_tokens"] <= part["kept_tokens"] <= 0.35 * part["original_tokens"]
+
+
+def test_compresso_statistics_describe_the_prompt_returned(server: Server) -> None:
+    from tersify import get_token_counter
+
+    body = {"context": CONTEXT, "question": QUESTION, "target_ratio": 0.6,
+            "compression_settings": {"include_question": False}}
+    data = post(server, "/v1/prompt-compress", body).json()
+    assert QUESTION not in data["compressed_prompt"]
+    assert data["statistics"]["compressed_tokens"] == get_token_counter("cl100k_base").count(
+        data["compressed_prompt"])
+    assert data["statistics"]["compressed_words"] == len(data["compressed_prompt"].split())
+
+
+def test_validation_runs_after_the_key_and_its_limit(server: Server) -> None:
+    bad = post(server, "/v1/compress", {"context": 1})
+    assert bad.status_code == 400 and "X-RateLimit-Remaining" in bad.headers
+    unkeyed = httpx.post(server.url + "/v1/compress", json={"context": 1})
+    assert unkeyed.status_code == 401
+    spec = httpx.get(server.url + "/openapi.json").json()
+    assert all("422" not in op["responses"] for path in spec["paths"].values()
+               for op in path.values())
+
+
+def test_a_streamed_body_over_the_limit_gets_413_with_a_request_id(server: Server) -> None:
+    limit = server.app.state.settings.max_body_bytes
+
+    def chunks() -> object:
+        yield b'{"context": "'
+        for _ in range(limit // 10_000 + 2):
+            yield b"a" * 10_000
+        yield b'"}'
+
+    r = httpx.post(server.url + "/v1/compress", content=chunks(),
+                   headers={"X-API-Key": server.key, "content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["type"] == "too_large"
+    assert r.headers["X-Request-ID"]
+
+
+def test_kept_line_ratio_counts_lines_with_kept_text() -> None:
+    from tersify.integrations.server.translate import kept_line_ratio
+    from tersify.types import DocumentResult, Span
+
+    text = "one\n\ntwo three\nfour\nfive"
+    doc = DocumentResult(index=0, id=None, text="", relevance=1.0, original_tokens=0,
+                         compressed_tokens=0, metadata={},
+                         spans=(Span(start=0, end=3), Span(start=9, end=14)))
+    assert kept_line_ratio(text, doc) == 0.5  # "one" and "three" of 4 non-empty lines
+
+
+def test_keys_command_refuses_a_non_positive_limit(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "tersify.cli", "keys", "--database-url",
+                          f"sqlite:///{tmp_path / 'k.db'}", "create", "x", "--rate-limit", "0"],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 2 and "positive" in run.stderr

@@ -53,8 +53,9 @@ def create_app(settings: ServerSettings | None = None, *,
                                 threads=settings.engine_threads)
     app.state.metrics = Metrics()
     install_handlers(app)
-    _observe(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    _observe(app)  # added last, so outermost: it sees every response, 413s and 500s included
+    app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
     app.include_router(routes.router)
     app.include_router(playground.router)
     return app
@@ -62,6 +63,7 @@ def create_app(settings: ServerSettings | None = None, *,
 
 def _observe(app: Any) -> None:
     """Request ids, rate-limit headers on every response, access log, metrics."""
+    from fastapi.responses import JSONResponse
 
     @app.middleware("http")  # type: ignore[untyped-decorator]
     async def observe(request: Any, call_next: Any) -> Any:
@@ -71,7 +73,13 @@ def _observe(app: Any) -> None:
         request.state.request_id = rid
         request.state.rate_headers = {}
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            access_log.exception("unhandled error", extra={"request_id": rid})
+            response = JSONResponse(
+                error_body("internal_error", "the server failed on this request", rid),
+                status_code=500)
         elapsed = time.perf_counter() - started
         response.headers["X-Request-ID"] = rid
         for name, value in request.state.rate_headers.items():
@@ -96,7 +104,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > self.limit:
-            await self._too_large(send)
+            await self._too_large(scope, send)
             return
         seen = 0
 
@@ -110,11 +118,28 @@ class BodyLimit:
 
         await self.app(scope, counted, send)
 
-    async def _too_large(self, send: Any) -> None:
-        body = json.dumps(error_body("too_large", f"body over {self.limit} bytes", None))
+    async def _too_large(self, scope: Any, send: Any) -> None:
+        rid = scope.get("state", {}).get("request_id")
+        body = json.dumps(error_body("too_large", f"body over {self.limit} bytes", rid))
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body.encode()})
+
+
+def _openapi_without_422(app: Any) -> dict[str, Any]:
+    """FastAPI documents a 422 on every body route; this server answers 400 instead."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version,
+                             description=app.description, routes=app.routes)
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema  # type: ignore[no-any-return]
 
 
 def _version() -> str:

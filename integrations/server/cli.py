@@ -33,13 +33,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="a new key (its secret is shown once)")
     create.add_argument("name")
-    create.add_argument("--rate-limit", type=int, default=None, help="requests per window")
-    create.add_argument("--window", type=int, default=None, help="window in seconds")
+    create.add_argument("--rate-limit", type=_positive, default=None, help="requests per window")
+    create.add_argument("--window", type=_positive, default=None, help="window in seconds")
     actions.add_parser("list", help="every key")
     revoke = actions.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("key_id")
     usage = actions.add_parser("usage", help="usage of a key by day")
     usage.add_argument("key_id")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
 def _store_args(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +82,7 @@ def _serve(args: argparse.Namespace, settings: ServerSettings, out: TextIO) -> i
     app = create_app(settings)
     if not app.state.store.all():
         out.write("No API keys yet. Create the first one with:\n"
-                  f"    tersify keys create my-app --database-url {settings.database_url}\n")
+                  f"    tersify keys --database-url {settings.database_url} create my-app\n")
     out.write(f"tersify serving on http://{args.host}:{args.port} (docs at /docs)\n")
     out.flush()
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -83,6 +83,8 @@ def install_handlers(app: Any) -> None:
         return respond(request, 400, "invalid_request", validation_message(exc.errors()))
 
     async def http_error(request: Any, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, ApiError):  # e.g. a streamed body over the limit
+            return await api_error(request, exc.__cause__)
         kind = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             exc.status_code, "http_error")
         return respond(request, exc.status_code, kind, str(exc.detail), dict(exc.headers or {}))

@@ -32,7 +32,9 @@ async def playground(request: Request, body: s.PlaygroundRequest) -> s.Playgroun
     await anyio.to_thread.run_sync(request.app.state.gate.client, request)
     batcher = request.app.state.batcher
     policies = POLICIES if body.compare else (body.policy,)
-    results = await batcher.compress_many([translate.super_request(body, p) for p in policies])
+    count = batcher.compressor.tokens.count
+    results = await batcher.compress_many([translate.super_request(body, count, p)
+                                           for p in policies])
     by_policy = {p: translate.super_response(body, r, with_spans=True)
                  for p, r in zip(policies, results, strict=True)}
     main = by_policy[body.policy] if body.policy in by_policy else by_policy[policies[0]]

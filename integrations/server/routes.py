@@ -2,10 +2,10 @@
 
 # No ``from __future__ import annotations``: FastAPI reads route annotations at run time.
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,20 @@ router = APIRouter()
 async def _key(request: Request) -> ApiKey:
     key: ApiKey = await anyio.to_thread.run_sync(request.app.state.gate.key, request)
     return key
+
+
+async def _admin(request: Request) -> None:
+    await anyio.to_thread.run_sync(request.app.state.gate.admin, request)
+
+
+# Dependencies run before the body is validated: a bad body from a good key still counts
+# against its limit and carries the X-RateLimit-* headers; a bad body without a key is a 401.
+Key = Annotated[ApiKey, Depends(_key)]
+Admin = Depends(_admin)
+
+
+def _count(request: Request) -> Any:
+    return request.app.state.batcher.compressor.tokens.count
 
 
 async def _compress(request: Request, req: CompressionRequest) -> CompressionResult:
@@ -41,31 +55,34 @@ async def _record(request: Request, key: ApiKey, results: list[CompressionResult
 
 @router.post("/v1/prompt-compress", response_model=s.CompressoResponse, tags=["Compresso"],
              responses=ERROR_RESPONSES, summary="Compress a prompt (Compresso dialect)")
-async def compresso(request: Request, body: s.CompressoRequest) -> s.CompressoResponse:
-    key = await _key(request)
+async def compresso(request: Request, key: Key, body: s.CompressoRequest) -> s.CompressoResponse:
     result = await _compress(request, translate.compresso_request(body))
     await _record(request, key, [result])
-    return translate.compresso_response(body, result, request.state.request_id)
+    return translate.compresso_response(body, result, request.state.request_id,
+                                        _count(request))
 
 
 @router.post("/v1/compress", response_model=s.SuperResponse, tags=["SuperCompress"],
              responses=ERROR_RESPONSES, response_model_exclude_none=True,
              summary="Compress a context for a query (SuperCompress dialect)")
-async def supercompress(request: Request, body: s.SuperRequest) -> s.SuperResponse:
-    key = await _key(request)
-    result = await _compress(request, translate.super_request(body))
+async def supercompress(request: Request, key: Key, body: s.SuperRequest) -> s.SuperResponse:
+    result = await _compress(request, translate.super_request(body, _count(request)))
     await _record(request, key, [result])
     return translate.super_response(body, result)
 
 
 @router.get("/api/keys/{key_id}/usage", response_model=s.UsageResponse, tags=["SuperCompress"],
-            responses=ERROR_RESPONSES, summary="Usage of a key, by day (the key or admin)")
+            responses={**ERROR_RESPONSES, 404: {**ERROR_RESPONSES[400],
+                                                "description": "No such key (admin only)"}},
+            summary="Usage of a key, by day (the key or admin)")
 async def usage(request: Request, key_id: str) -> s.UsageResponse:
     state = request.app.state
     if not state.gate.is_admin(request):
         caller = await _key(request)
         if caller.id != key_id:
             raise ApiError(401, "unauthorized", "a key may read only its own usage")
+    elif await anyio.to_thread.run_sync(state.store.get, key_id) is None:
+        raise ApiError(404, "not_found", f"no key {key_id!r}")
     days = await anyio.to_thread.run_sync(state.store.usage, key_id)
     return s.UsageResponse(
         key_id=key_id, requests=sum(d.requests for d in days),
@@ -75,9 +92,8 @@ async def usage(request: Request, key_id: str) -> s.UsageResponse:
 
 @router.post("/compress/raw/", response_model=s.ScaleDownResponse, tags=["ScaleDown"],
              responses=ERROR_RESPONSES, summary="Compress context and prompt (ScaleDown dialect)")
-async def scaledown(request: Request, body: s.ScaleDownRequest) -> s.ScaleDownResponse:
+async def scaledown(request: Request, key: Key, body: s.ScaleDownRequest) -> s.ScaleDownResponse:
     started = time.perf_counter()
-    key = await _key(request)
     result = await _compress(request, translate.scaledown_request(body))
     await _record(request, key, [result])
     return translate.scaledown_response(body, result, (time.perf_counter() - started) * 1000)
@@ -90,8 +106,8 @@ NATIVE_DOC = ("A CompressionRequest as JSON (fields of tersify.CompressionReques
 
 @router.post("/v1/tersify", tags=["Native"], responses=ERROR_RESPONSES,
              summary="The full engine request (or a batch)", description=NATIVE_DOC)
-async def native(request: Request, body: s.NativeRequest | s.NativeBatch) -> dict[str, Any]:
-    key = await _key(request)
+async def native(request: Request, key: Key,
+                 body: s.NativeRequest | s.NativeBatch) -> dict[str, Any]:
     items = body.requests if isinstance(body, s.NativeBatch) else [body]
     reqs = [request_from_dict(item.model_dump(exclude_unset=True)) for item in items]
     results = list(await request.app.state.batcher.compress_many(reqs))
@@ -118,20 +134,19 @@ def _key_body(key: ApiKey) -> dict[str, Any]:
 
 
 @router.post("/admin/keys", tags=["Admin"], responses=ERROR_RESPONSES, status_code=201,
-             summary="Create a key (the secret is shown once)")
+             summary="Create a key (the secret is shown once)", dependencies=[Admin])
 async def create_key(request: Request, body: NewKey) -> dict[str, Any]:
     state = request.app.state
-    await anyio.to_thread.run_sync(state.gate.admin, request)
     key, secret = await anyio.to_thread.run_sync(
         lambda: state.store.create(body.name, rate_limit=body.rate_limit,
                                    rate_window_s=body.rate_window_s))
     return {"key": _key_body(key), "secret": secret}
 
 
-@router.get("/admin/keys", tags=["Admin"], responses=ERROR_RESPONSES, summary="List keys")
+@router.get("/admin/keys", tags=["Admin"], responses=ERROR_RESPONSES, summary="List keys",
+            dependencies=[Admin])
 async def list_keys(request: Request) -> dict[str, Any]:
     state = request.app.state
-    await anyio.to_thread.run_sync(state.gate.admin, request)
     keys = await anyio.to_thread.run_sync(state.store.all)
     return {"keys": [_key_body(k) for k in keys]}
 
@@ -139,10 +154,9 @@ async def list_keys(request: Request) -> dict[str, Any]:
 @router.delete("/admin/keys/{key_id}", tags=["Admin"], status_code=204,
                responses={**ERROR_RESPONSES, 404: {**ERROR_RESPONSES[400],
                                                    "description": "No active key with this id"}},
-               summary="Revoke a key (401 for it at once)")
+               summary="Revoke a key (401 for it at once)", dependencies=[Admin])
 async def revoke_key(request: Request, key_id: str) -> Response:
     state = request.app.state
-    await anyio.to_thread.run_sync(state.gate.admin, request)
     if not await anyio.to_thread.run_sync(state.store.revoke, key_id):
         raise ApiError(404, "not_found", f"no active key {key_id!r}")
     return Response(status_code=204)

@@ -141,7 +141,7 @@ class UsageResponse(BaseModel):
 
 
 class ScaleDownOptions(BaseModel):
-    model_config = ConfigDict(strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
     rate: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = Field(
         default="auto", description='"auto" or a kept fraction in (0, 1].')
 
@@ -189,7 +189,8 @@ class NativeRequest(BaseModel):
     prompt: str = None  # type: ignore[assignment]
     instruction: str = ""
     question: str = ""
-    target_ratio: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = 0.5
+    target_ratio: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=0.5, description="Null only with target_tokens.")
     target_tokens: Annotated[int, Field(ge=1), BeforeValidator(_integral)] | None = Field(
         default=None, description="Overrides target_ratio when set.")
     force_keep: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list,

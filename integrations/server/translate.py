@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Callable
 from typing import Literal
 
 from tersify.errors import InvalidRequestError
@@ -30,27 +32,33 @@ def compresso_request(body: s.CompressoRequest) -> CompressionRequest:
         **budget)  # type: ignore[arg-type]
 
 
-def compresso_response(body: s.CompressoRequest, result: CompressionResult,
-                       request_id: str) -> s.CompressoResponse:
+def compresso_response(body: s.CompressoRequest, result: CompressionResult, request_id: str,
+                       count: Callable[[str], int]) -> s.CompressoResponse:
     prompt, stats = result.compressed_prompt, result.stats
+    tokens, words = stats.compressed_tokens, stats.compressed_words
     if not body.compression_settings.include_question and body.question:
         prompt = prompt.removesuffix(body.question).rstrip()
+        tokens, words = count(prompt), len(prompt.split())  # what the caller receives
     return s.CompressoResponse(
         compressed_prompt=prompt,
         statistics=s.CompressoStatistics(
-            original_tokens=stats.original_tokens, compressed_tokens=stats.compressed_tokens,
-            original_words=stats.original_words, compressed_words=stats.compressed_words,
-            token_ratio=stats.ratio,
-            word_ratio=stats.compressed_words / stats.original_words
-            if stats.original_words else 1.0),
+            original_tokens=stats.original_tokens, compressed_tokens=tokens,
+            original_words=stats.original_words, compressed_words=words,
+            token_ratio=tokens / stats.original_tokens if stats.original_tokens else 1.0,
+            word_ratio=words / stats.original_words if stats.original_words else 1.0),
         analytics=s.CompressoAnalytics(
             compression_duration=result.duration_ms / 1000, request_id=request_id,
             timestamp=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")))
 
 
-def super_request(body: s.SuperRequest, policy: str = "tersify") -> CompressionRequest:
-    return CompressionRequest(contexts=[body.context], question=body.query,
-                              target_ratio=body.budget_ratio, policy=policy)
+def super_request(body: s.SuperRequest, count: Callable[[str], int],
+                  policy: str = "tersify") -> CompressionRequest:
+    """``budget_ratio`` is the kept share of the context's tokens (SuperCompress's meaning): the
+    engine's budget, which covers the whole prompt, adds the query and its separator."""
+    context_budget = math.floor(body.budget_ratio * count(body.context))
+    overhead = count(body.context + "\n\n" + body.query) - count(body.context)
+    return CompressionRequest(contexts=[body.context], question=body.query, policy=policy,
+                              target_tokens=max(1, context_budget + overhead))
 
 
 def super_response(body: s.SuperRequest, result: CompressionResult,
@@ -66,7 +74,8 @@ def super_response(body: s.SuperRequest, result: CompressionResult,
 
 
 def kept_line_ratio(text: str, doc: DocumentResult) -> float:
-    """Share of the non-empty input lines that keep at least one character."""
+    """Share of the non-empty input lines that keep at least one character (one linear sweep:
+    lines and spans are both in text order)."""
     lines, start = [], 0
     for line in text.split("\n"):
         if line.strip():
@@ -74,7 +83,11 @@ def kept_line_ratio(text: str, doc: DocumentResult) -> float:
         start += len(line) + 1
     if not lines:
         return 1.0
-    kept = sum(1 for a, b in lines if any(sp.start < b and sp.end > a for sp in doc.spans))
+    kept, spans, i = 0, doc.spans, 0
+    for a, b in lines:
+        while i < len(spans) and spans[i].end <= a:
+            i += 1
+        kept += i < len(spans) and spans[i].start < b
     return kept / len(lines)
 
 
