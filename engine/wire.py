@@ -29,17 +29,18 @@ _DOCUMENT_FIELDS = ("text", "id", "metadata")
 
 
 def request_to_dict(request: CompressionRequest) -> dict[str, Any]:
-    """The JSON-ready form of ``request``: ``prompt`` or ``contexts``, never both."""
+    """The JSON-ready form of ``request``: ``prompt`` or ``contexts``, never both, and no null
+    values (an unset field takes the reader's default; ``target_ratio`` is ignored when
+    ``target_tokens`` is set)."""
     data = {name: getattr(request, name) for name in REQUEST_FIELDS}
     data["force_keep"] = list(request.force_keep)
     data["force_keep_patterns"] = list(request.force_keep_patterns)
     if request.prompt is not None:
         del data["contexts"]
     else:
-        del data["prompt"]
         data["contexts"] = [{"text": d.text, "id": d.id, "metadata": dict(d.metadata)}
                             for d in request.documents]
-    return data
+    return {name: value for name, value in data.items() if value is not None}
 
 
 def request_from_dict(data: Mapping[str, Any]) -> CompressionRequest:

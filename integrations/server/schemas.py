@@ -189,8 +189,8 @@ class NativeRequest(BaseModel):
     prompt: str = None  # type: ignore[assignment]
     instruction: str = ""
     question: str = ""
-    target_ratio: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] | None = Field(
-        default=0.5, description="Null only with target_tokens.")
+    target_ratio: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.5, description="Ignored when target_tokens is set.")
     target_tokens: Annotated[int, Field(ge=1), BeforeValidator(_integral)] | None = Field(
         default=None, description="Overrides target_ratio when set.")
     force_keep: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list,
