@@ -18,7 +18,8 @@ from typing import Any, Literal, Protocol
 from tersify.compressor import Compressor
 from tersify.types import CompressionRequest, CompressionResult, Document, DocumentResult
 
-__all__ = ["AdapterSettings", "Backend", "compress", "acompress", "make_backend", "stats_of"]
+__all__ = ["AdapterSettings", "Backend", "acompress", "backend_of", "compress", "settings_of",
+           "stats_of"]
 
 METADATA_KEY = "tersify"
 
@@ -39,20 +40,32 @@ class AdapterSettings:
     scorer: str | None = None
     policy: str = "tersify"
     force_keep: Sequence[str] = field(default_factory=tuple)
-    instruction: str = ""
     fail_open: bool = False
 
 
-def make_backend(compressor: Any, base_url: str | None, api_key: str | None,
-                 preset: str) -> Backend:
-    """The given compressor, else a client for ``base_url``, else a local compressor."""
-    if compressor is not None:
-        return compressor  # type: ignore[no-any-return]
-    if base_url:
-        from tersify.integrations.client import TersifyClient
+def settings_of(adapter: Any) -> AdapterSettings:
+    """The request options of an adapter (both adapters declare the same option fields)."""
+    return AdapterSettings(
+        target_ratio=adapter.target_ratio, target_tokens=adapter.target_tokens,
+        scorer=adapter.scorer, policy=adapter.policy, force_keep=tuple(adapter.force_keep),
+        fail_open=adapter.fail_open)
 
-        return TersifyClient(base_url, api_key=api_key)
-    return Compressor(preset=preset)
+
+def backend_of(adapter: Any) -> Backend:
+    """The adapter's back end, made once and kept in its ``_backend``: the given
+    ``compressor``, else a client for ``base_url``, else ``Compressor(preset=preset)``."""
+    if adapter._backend is None:
+        if adapter.compressor is not None:
+            adapter._backend = adapter.compressor
+        elif adapter.base_url:
+            from tersify.integrations.client import TersifyClient
+
+            key = adapter.api_key
+            key = key.get_secret_value() if hasattr(key, "get_secret_value") else key
+            adapter._backend = TersifyClient(adapter.base_url, api_key=key)
+        else:
+            adapter._backend = Compressor(preset=adapter.preset)
+    return adapter._backend  # type: ignore[no-any-return]
 
 
 def build_request(texts: Sequence[str], query: str | None,
@@ -60,31 +73,34 @@ def build_request(texts: Sequence[str], query: str | None,
     """The request for one document set (document ids are their positions)."""
     return CompressionRequest(
         contexts=[Document(text=t, id=str(i)) for i, t in enumerate(texts)],
-        question=query or "", instruction=settings.instruction,
+        question=query or "",
         target_ratio=settings.target_ratio, target_tokens=settings.target_tokens,
         scorer=settings.scorer, policy=settings.policy, force_keep=tuple(settings.force_keep))
 
 
-def compress(backend: Backend, texts: Sequence[str], query: str | None,
-             settings: AdapterSettings) -> CompressionResult | None:
-    """Compress the set; None when the server is down and ``fail_open`` (a warning says so).
+def compress(adapter: Any, texts: Sequence[str], query: str | None) -> CompressionResult | None:
+    """Compress the set with the adapter's back end and options; None when the server is down
+    and ``fail_open`` (a warning says so).
 
     Call it with at least one text (the adapters return ``[]`` for an empty set themselves).
     """
+    settings = settings_of(adapter)
     request = build_request(texts, query, settings)
     try:
-        return backend.compress(request)
+        return backend_of(adapter).compress(request)
     except Exception as exc:
         _fail_open_or_raise(exc, settings)
         return None
 
 
-async def acompress(backend: Backend, texts: Sequence[str], query: str | None,
-                    settings: AdapterSettings) -> CompressionResult | None:
+async def acompress(adapter: Any, texts: Sequence[str],
+                    query: str | None) -> CompressionResult | None:
     """:func:`compress` without blocking: the client's async path, else a worker thread."""
     import asyncio
 
+    settings = settings_of(adapter)
     request = build_request(texts, query, settings)
+    backend = backend_of(adapter)
     try:
         native = getattr(backend, "acompress", None)
         if native is not None:

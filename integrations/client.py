@@ -57,21 +57,36 @@ class TersifyClient:
         self.base_url = base_url.rstrip("/")
         self._headers = {"X-API-Key": api_key} if api_key else {}
         self.timeout = timeout
+        self._http: Any = None  # one connection pool for the sync calls, made on first use
+
+    @property
+    def _sync(self) -> Any:
+        if self._http is None:
+            self._http = self._httpx.Client(timeout=self.timeout, headers=self._headers)
+        return self._http
+
+    def close(self) -> None:
+        """Close the sync connection pool (the client also works as a context manager)."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def __enter__(self) -> TersifyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def compress(self, request: CompressionRequest | None = None, /,
                  **fields: Any) -> CompressionResult:
         """Compress one request on the server (same arguments as ``Compressor.compress``)."""
         payload = request_to_dict(_request(request, fields))
-        with self._httpx.Client(timeout=self.timeout) as http:
-            data = self._send(lambda: http.post(self._url, json=payload, headers=self._headers))
-        return result_from_dict(data)
+        return result_from_dict(self._send(payload))
 
     def compress_many(self, requests: Sequence[CompressionRequest]) -> list[CompressionResult]:
         """Compress several requests in one call."""
         payload = {"requests": [request_to_dict(r) for r in requests]}
-        with self._httpx.Client(timeout=self.timeout) as http:
-            data = self._send(lambda: http.post(self._url, json=payload, headers=self._headers))
-        return [result_from_dict(r) for r in data["results"]]
+        return [result_from_dict(r) for r in self._send(payload)["results"]]
 
     async def acompress(self, request: CompressionRequest | None = None, /,
                         **fields: Any) -> CompressionResult:
@@ -88,9 +103,9 @@ class TersifyClient:
     def _url(self) -> str:
         return self.base_url + ENDPOINT
 
-    def _send(self, call: Any) -> Any:
+    def _send(self, payload: Any) -> Any:
         try:
-            response = call()
+            response = self._sync.post(self._url, json=payload)
         except self._httpx.HTTPError as exc:
             raise ServerUnavailableError(f"{self.base_url} unreachable: {exc}") from exc
         return _checked(response)

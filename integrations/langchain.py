@@ -70,7 +70,7 @@ class TersifyCompressor(BaseDocumentCompressor, Serializable):
         if not documents:  # a retriever with no hits
             return []
         texts = [d.page_content for d in documents]
-        result = _adapter.compress(self._get_backend(), texts, query, self._settings())
+        result = _adapter.compress(self, texts, query)
         return self._documents(documents, result, callbacks)
 
     async def acompress_documents(self, documents: Sequence[Document], query: str,
@@ -79,19 +79,10 @@ class TersifyCompressor(BaseDocumentCompressor, Serializable):
         if not documents:
             return []
         texts = [d.page_content for d in documents]
-        result = await _adapter.acompress(self._get_backend(), texts, query, self._settings())
+        result = await _adapter.acompress(self, texts, query)
         return self._documents(documents, result, callbacks)
 
-    def _get_backend(self) -> Any:
-        if self._backend is None:
-            key = self.api_key.get_secret_value() if self.api_key else None
-            self._backend = _adapter.make_backend(self.compressor, self.base_url, key, self.preset)
-        return self._backend
 
-    def _settings(self) -> _adapter.AdapterSettings:
-        return _adapter.AdapterSettings(
-            target_ratio=self.target_ratio, target_tokens=self.target_tokens, scorer=self.scorer,
-            policy=self.policy, force_keep=tuple(self.force_keep), fail_open=self.fail_open)
 
     def _documents(self, documents: Sequence[Document], result: CompressionResult | None,
                    callbacks: Callbacks | None) -> list[Document]:

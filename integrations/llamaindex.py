@@ -74,7 +74,7 @@ class TersifyPostprocessor(BaseNodePostprocessor):
         if not nodes:  # a retriever with no hits
             return []
         query = query_bundle.query_str if query_bundle else None
-        result = _adapter.compress(self._get_backend(), _texts(nodes), query, self._settings())
+        result = _adapter.compress(self, _texts(nodes), query)
         return self._rebuild(nodes, result)
 
     async def _apostprocess_nodes(self, nodes: list[NodeWithScore],
@@ -82,20 +82,10 @@ class TersifyPostprocessor(BaseNodePostprocessor):
         if not nodes:
             return []
         query = query_bundle.query_str if query_bundle else None
-        result = await _adapter.acompress(self._get_backend(), _texts(nodes), query,
-                                          self._settings())
+        result = await _adapter.acompress(self, _texts(nodes), query)
         return self._rebuild(nodes, result)
 
-    def _get_backend(self) -> Any:
-        if self._backend is None:
-            self._backend = _adapter.make_backend(self.compressor, self.base_url, self.api_key,
-                                                  self.preset)
-        return self._backend
 
-    def _settings(self) -> _adapter.AdapterSettings:
-        return _adapter.AdapterSettings(
-            target_ratio=self.target_ratio, target_tokens=self.target_tokens, scorer=self.scorer,
-            policy=self.policy, force_keep=tuple(self.force_keep), fail_open=self.fail_open)
 
     def _rebuild(self, nodes: list[NodeWithScore],
                  result: CompressionResult | None) -> list[NodeWithScore]:

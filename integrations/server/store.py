@@ -82,6 +82,9 @@ class KeyStore:
             sa.Column("tokens_in", sa.BigInteger, nullable=False),
             sa.Column("tokens_out", sa.BigInteger, nullable=False))
         meta.create_all(self._engine)
+        # The dialect's INSERT (SQLite and PostgreSQL both have ON CONFLICT DO UPDATE).
+        dialect = self._engine.dialect.name
+        self._insert = require(f"sqlalchemy.dialects.{dialect}", extra="server").insert
 
     def create(self, name: str, *, rate_limit: int | None = None,
                rate_window_s: int | None = None) -> tuple[ApiKey, str]:
@@ -132,9 +135,7 @@ class KeyStore:
         """Add one successful request to today's usage row, atomically."""
         values = {"key_id": key_id, "day": day or dt.datetime.now(dt.UTC).date().isoformat(),
                   "requests": 1, "tokens_in": tokens_in, "tokens_out": tokens_out}
-        dialect = self._engine.dialect.name
-        insert = require(f"sqlalchemy.dialects.{dialect}", extra="server").insert
-        stmt = insert(self._usage).values(**values)
+        stmt = self._insert(self._usage).values(**values)
         usage = self._usage.c
         stmt = stmt.on_conflict_do_update(
             index_elements=[usage.key_id, usage.day],

@@ -56,7 +56,7 @@ def super_request(body: s.SuperRequest, count: Callable[[str], int],
     """``budget_ratio`` is the kept share of the context's tokens (SuperCompress's meaning): the
     engine's budget, which covers the whole prompt, adds the query and its separator."""
     context_budget = math.floor(body.budget_ratio * count(body.context))
-    overhead = count(body.context + "\n\n" + body.query) - count(body.context)
+    overhead = count("\n\n" + body.query)  # the engine fits the whole prompt exactly
     return CompressionRequest(contexts=[body.context], question=body.query, policy=policy,
                               target_tokens=max(1, context_budget + overhead))
 
