@@ -1,4 +1,4 @@
-"""What the LangChain and LlamaIndex adapters share: settings, back end, request, statistics.
+"""What the LangChain and LlamaIndex adapters share: options, back end, request, statistics.
 
 One compression covers the whole document set: the documents become the request's contexts and
 the query its question, so the budget (``target_ratio`` of the original tokens, or
@@ -12,14 +12,14 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field, PrivateAttr
 
 from tersify.compressor import Compressor
 from tersify.types import CompressionRequest, CompressionResult, Document, DocumentResult
 
-__all__ = ["AdapterSettings", "Backend", "acompress", "backend_of", "compress", "settings_of",
-           "stats_of"]
+__all__ = ["AdapterOptions", "Backend", "acompress", "backend_of", "compress", "stats_of"]
 
 METADATA_KEY = "tersify"
 
@@ -31,27 +31,24 @@ class Backend(Protocol):
                  **fields: Any) -> CompressionResult: ...
 
 
-@dataclass(frozen=True, kw_only=True)
-class AdapterSettings:
-    """The adapter options that shape each request."""
+class AdapterOptions(BaseModel):
+    """The option fields both adapters declare (a pydantic base of each; ``api_key`` stays with
+    each adapter, which stores it its framework's way)."""
 
+    compressor: Any = Field(default=None, exclude=True)
+    base_url: str | None = None
+    preset: str = "fast"
     target_ratio: float | Literal["auto"] | None = 0.5
     target_tokens: int | None = None
     scorer: str | None = None
     policy: str = "tersify"
-    force_keep: Sequence[str] = field(default_factory=tuple)
+    force_keep: list[str] = Field(default_factory=list)
+    reorder: bool = False
     fail_open: bool = False
+    _backend: Any = PrivateAttr(default=None)
 
 
-def settings_of(adapter: Any) -> AdapterSettings:
-    """The request options of an adapter (both adapters declare the same option fields)."""
-    return AdapterSettings(
-        target_ratio=adapter.target_ratio, target_tokens=adapter.target_tokens,
-        scorer=adapter.scorer, policy=adapter.policy, force_keep=tuple(adapter.force_keep),
-        fail_open=adapter.fail_open)
-
-
-def backend_of(adapter: Any) -> Backend:
+def backend_of(adapter: AdapterOptions) -> Backend:
     """The adapter's back end, made once and kept in its ``_backend``: the given
     ``compressor``, else a client for ``base_url``, else ``Compressor(preset=preset)``."""
     if adapter._backend is None:
@@ -60,7 +57,7 @@ def backend_of(adapter: Any) -> Backend:
         elif adapter.base_url:
             from tersify.integrations.client import TersifyClient
 
-            key = adapter.api_key
+            key: Any = getattr(adapter, "api_key", None)  # SecretStr (LangChain) or str
             key = key.get_secret_value() if hasattr(key, "get_secret_value") else key
             adapter._backend = TersifyClient(adapter.base_url, api_key=key)
         else:
@@ -69,37 +66,36 @@ def backend_of(adapter: Any) -> Backend:
 
 
 def build_request(texts: Sequence[str], query: str | None,
-                  settings: AdapterSettings) -> CompressionRequest:
+                  options: AdapterOptions) -> CompressionRequest:
     """The request for one document set (document ids are their positions)."""
     return CompressionRequest(
         contexts=[Document(text=t, id=str(i)) for i, t in enumerate(texts)],
         question=query or "",
-        target_ratio=settings.target_ratio, target_tokens=settings.target_tokens,
-        scorer=settings.scorer, policy=settings.policy, force_keep=tuple(settings.force_keep))
+        target_ratio=options.target_ratio, target_tokens=options.target_tokens,
+        scorer=options.scorer, policy=options.policy, force_keep=tuple(options.force_keep))
 
 
-def compress(adapter: Any, texts: Sequence[str], query: str | None) -> CompressionResult | None:
+def compress(adapter: AdapterOptions, texts: Sequence[str],
+             query: str | None) -> CompressionResult | None:
     """Compress the set with the adapter's back end and options; None when the server is down
     and ``fail_open`` (a warning says so).
 
     Call it with at least one text (the adapters return ``[]`` for an empty set themselves).
     """
-    settings = settings_of(adapter)
-    request = build_request(texts, query, settings)
+    request = build_request(texts, query, adapter)
     try:
         return backend_of(adapter).compress(request)
     except Exception as exc:
-        _fail_open_or_raise(exc, settings)
+        _fail_open_or_raise(exc, adapter.fail_open)
         return None
 
 
-async def acompress(adapter: Any, texts: Sequence[str],
+async def acompress(adapter: AdapterOptions, texts: Sequence[str],
                     query: str | None) -> CompressionResult | None:
     """:func:`compress` without blocking: the client's async path, else a worker thread."""
     import asyncio
 
-    settings = settings_of(adapter)
-    request = build_request(texts, query, settings)
+    request = build_request(texts, query, adapter)
     backend = backend_of(adapter)
     try:
         native = getattr(backend, "acompress", None)
@@ -107,15 +103,15 @@ async def acompress(adapter: Any, texts: Sequence[str],
             return await native(request)  # type: ignore[no-any-return]
         return await asyncio.to_thread(backend.compress, request)
     except Exception as exc:
-        _fail_open_or_raise(exc, settings)
+        _fail_open_or_raise(exc, adapter.fail_open)
         return None
 
 
-def _fail_open_or_raise(exc: Exception, settings: AdapterSettings) -> None:
+def _fail_open_or_raise(exc: Exception, fail_open: bool) -> None:
     """Warn when the server is down and ``fail_open``; re-raise anything else."""
     from tersify.integrations.client import ServerUnavailableError
 
-    if not (settings.fail_open and isinstance(exc, ServerUnavailableError)):
+    if not (fail_open and isinstance(exc, ServerUnavailableError)):
         raise exc
     warnings.warn(f"tersify server unavailable, documents passed through uncompressed: {exc}",
                   RuntimeWarning, stacklevel=4)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any, Literal
 
 from tersify._optional import require
 
@@ -26,7 +25,7 @@ require("langchain_core", extra="langchain")
 from langchain_core.callbacks import CallbackManager, Callbacks  # noqa: E402
 from langchain_core.documents import BaseDocumentCompressor, Document  # noqa: E402
 from langchain_core.load.serializable import Serializable  # noqa: E402
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr  # noqa: E402
+from pydantic import ConfigDict, SecretStr  # noqa: E402
 
 from tersify.integrations import _adapter  # noqa: E402
 from tersify.types import CompressionResult  # noqa: E402
@@ -34,23 +33,13 @@ from tersify.types import CompressionResult  # noqa: E402
 __all__ = ["TersifyCompressor"]
 
 
-class TersifyCompressor(BaseDocumentCompressor, Serializable):
-    """Compress retrieved documents under one token budget for the whole set."""
+class TersifyCompressor(BaseDocumentCompressor, Serializable, _adapter.AdapterOptions):
+    """Compress retrieved documents under one token budget for the whole set (options: see
+    tersify.integrations._adapter.AdapterOptions)."""
 
-    compressor: Any = Field(default=None, exclude=True)
-    base_url: str | None = None
     api_key: SecretStr | None = None
-    preset: str = "fast"
-    target_ratio: float | Literal["auto"] | None = 0.5
-    target_tokens: int | None = None
-    scorer: str | None = None
-    policy: str = "tersify"
-    force_keep: list[str] = Field(default_factory=list)
-    reorder: bool = False
-    fail_open: bool = False
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
-    _backend: Any = PrivateAttr(default=None)
 
     @classmethod
     def is_lc_serializable(cls) -> bool:

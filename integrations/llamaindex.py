@@ -15,14 +15,12 @@ None) the compression is question-agnostic: it ranks by content alone. Each call
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 from tersify._optional import require
 
 require("llama_index.core", extra="llamaindex")
 
 from llama_index.core import instrumentation  # noqa: E402
-from llama_index.core.bridge.pydantic import Field, PrivateAttr  # noqa: E402
+from llama_index.core.bridge.pydantic import Field  # noqa: E402
 from llama_index.core.instrumentation.events import BaseEvent  # noqa: E402
 from llama_index.core.postprocessor.types import BaseNodePostprocessor  # noqa: E402
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle  # noqa: E402
@@ -49,21 +47,11 @@ class TersifyCompressionEvent(BaseEvent):
         return "TersifyCompressionEvent"
 
 
-class TersifyPostprocessor(BaseNodePostprocessor):
-    """Compress retrieved nodes under one token budget for the whole set."""
+class TersifyPostprocessor(BaseNodePostprocessor, _adapter.AdapterOptions):
+    """Compress retrieved nodes under one token budget for the whole set (options: see
+    tersify.integrations._adapter.AdapterOptions)."""
 
-    compressor: Any = Field(default=None, exclude=True)
-    base_url: str | None = None
     api_key: str | None = Field(default=None, exclude=True)
-    preset: str = "fast"
-    target_ratio: float | Literal["auto"] | None = 0.5
-    target_tokens: int | None = None
-    scorer: str | None = None
-    policy: str = "tersify"
-    force_keep: list[str] = Field(default_factory=list)
-    reorder: bool = False
-    fail_open: bool = False
-    _backend: Any = PrivateAttr(default=None)
 
     @classmethod
     def class_name(cls) -> str:
