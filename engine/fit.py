@@ -171,21 +171,40 @@ def _counter(job: Job, plan: Plan) -> Callable[[set[int]], int]:
 
 
 def _take_back(problem: SelectionProblem, chosen: Selection, over: int) -> None:
-    group = chosen.groups[-1]
-    if problem.granularity == "word" and len(group) > 1:
-        victims = sorted(group, key=lambda w: (problem.word_importance[w], -w))
-        removed = 0
-        while victims and removed < over:
-            w = victims.pop(0)
-            removed += max(1, problem.word_cost[w])
-            group.remove(w)
-            chosen.kept.discard(w)
-            chosen.spent -= problem.word_cost[w]
-        if group:
-            return
-    chosen.groups.pop()
-    chosen.kept -= set(group)
-    chosen.spent -= sum(problem.word_cost[w] for w in group)
+    """Take back the last additions worth about ``over`` estimated tokens.
+
+    Removing as much as the overshoot in one step (not one group per exact count) keeps the
+    number of exact counts logarithmic: 10,000 one-word documents need a handful, not 10,000.
+    """
+    removed = 0
+    while removed < over and len(chosen.groups) > 1:
+        group = chosen.groups[-1]
+        if problem.granularity == "word" and len(group) > 1:
+            removed += _prune_group(problem, chosen, group, over - removed)
+            if group:
+                return
+        chosen.groups.pop()
+        chosen.kept.difference_update(group)
+        cost = sum(problem.word_cost[w] for w in group)
+        chosen.spent -= cost
+        removed += max(1, cost) if group else 0
+
+
+def _prune_group(problem: SelectionProblem, chosen: Selection, group: list[int],
+                 over: int) -> int:
+    """Drop the least important words of ``group`` worth ``over`` tokens; what was removed."""
+    victims = sorted(group, key=lambda w: (problem.word_importance[w], -w))
+    dropped: set[int] = set()
+    removed = 0
+    for w in victims:
+        if removed >= over:
+            break
+        dropped.add(w)
+        removed += max(1, problem.word_cost[w])
+        chosen.spent -= problem.word_cost[w]
+    group[:] = [w for w in group if w not in dropped]
+    chosen.kept -= dropped
+    return removed
 
 
 def _grow(problem: SelectionProblem, chosen: Selection, order: list[int], slack: float) -> None:
