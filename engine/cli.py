@@ -10,16 +10,19 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, TextIO
 
+from tersify._checks import shown
 from tersify.compressor import Compressor
-from tersify.errors import TersifyError
-from tersify.policies import available_policies
+from tersify.errors import InvalidRequestError, TersifyError
+from tersify.policies import available_policies, get_policy
 from tersify.presets import available_presets
 from tersify.scorers import available_scorers
 from tersify.types import CompressionRequest, CompressionResult, Document
+from tersify.wire import request_from_dict
 
 
 def _budget_args(parser: argparse.ArgumentParser) -> None:
@@ -78,8 +81,11 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _documents(paths: Sequence[str], stdin: TextIO) -> list[Document]:
+    # Bytes that are not UTF-8 are replaced, in files and standard input alike.
     if not paths or list(paths) == ["-"]:
-        return [Document(text=stdin.read(), id="stdin")]
+        buffer = getattr(stdin, "buffer", None)
+        text = buffer.read().decode("utf-8", "replace") if buffer is not None else stdin.read()
+        return [Document(text=text, id="stdin")]
     return [Document(text=Path(p).read_text(encoding="utf-8", errors="replace"), id=p)
             for p in paths]
 
@@ -100,21 +106,57 @@ def _print(result: CompressionResult, *, as_json: bool, out: TextIO) -> None:
 def _batch(args: argparse.Namespace, compressor: Compressor, out: TextIO) -> None:
     from tqdm import tqdm
 
-    lines = [ln for ln in args.jsonl.read_text(encoding="utf-8").splitlines() if ln.strip()]
-
-    def requests() -> Iterator[CompressionRequest]:
-        for n, line in enumerate(lines, 1):
-            fields = {**_settings(args), **json.loads(line)}
-            try:
-                yield CompressionRequest(**fields)
-            except TypeError as exc:
-                raise TersifyError(f"{args.jsonl}:{n}: {exc}") from None
-
-    bar = tqdm(total=len(lines), unit="req", file=sys.stderr, disable=len(lines) < 2)
-    for req in requests():
-        _print(compressor.compress(req), as_json=True, out=out)
+    batch = _read_batch(args.jsonl, _settings(args), compressor)
+    bar = tqdm(total=len(batch), unit="req", file=sys.stderr, disable=len(batch) < 2)
+    for where, req in batch:
+        with _located(where):
+            result = compressor.compress(req)
+        _print(result, as_json=True, out=out)
         bar.update()
     bar.close()
+
+
+def _read_batch(path: Path, settings: dict[str, Any],
+                compressor: Compressor) -> list[tuple[str, CompressionRequest]]:
+    """Every request of a JSON-lines file, checked before the first one runs, so a bad line
+    stops the batch before anything is written. Settings from the command line are defaults
+    that each line can override."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError(f"{path} is not UTF-8 text ({exc.reason} at byte "
+                                  f"{exc.start})") from None
+    batch = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {n}"
+        with _located(where):
+            req = request_from_dict({**settings, **_json_object(line)})
+            if get_policy(req.policy).uses_scorer:
+                compressor.scorer(req.scorer)  # an unknown scorer fails here, not halfway
+        batch.append((where, req))
+    return batch
+
+
+def _json_object(line: str) -> dict[str, Any]:
+    try:
+        data = json.loads(line)
+    # ValueError also covers an integer of over 4,300 digits; RecursionError deep nesting.
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRequestError(f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequestError(f"a request must be a JSON object, got {shown(data)}")
+    return data
+
+
+@contextmanager
+def _located(where: str) -> Iterator[None]:
+    """Prefix an error with the place (file and line) of the input that caused it."""
+    try:
+        yield
+    except TersifyError as exc:
+        raise TersifyError(f"{where}: {exc}") from None
 
 
 def _demo_request(args: argparse.Namespace) -> CompressionRequest:
@@ -125,8 +167,11 @@ def _demo_request(args: argparse.Namespace) -> CompressionRequest:
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status (2: bad input, with a one-line message)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "jsonl", None) is not None and args.files:
+        parser.error("give files or --jsonl, not both")
     out = sys.stdout
     if args.command in ("serve", "keys"):
         from tersify.integrations.server.cli import run
@@ -146,8 +191,9 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
                                      instruction=args.instruction, force_keep=args.force_keep,
                                      reorder=args.reorder, **_settings(args))
         _print(compressor.compress(req), as_json=args.json, out=out)
-    except (TersifyError, OSError, json.JSONDecodeError) as exc:
-        sys.stderr.write(f"tersify: error: {exc}\n")
+    except (TersifyError, OSError) as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the cause wrote
+        sys.stderr.write(f"tersify: error: {message}\n")
         return 2
     return 0
 

@@ -51,6 +51,10 @@ class Compressor:
         score_cache_size: Keep the scores of this many recent document sets, so compressing
             the same documents and question again (another budget, another policy) skips the
             scorer. 0 (default) disables the cache.
+        linear_patterns: Run ``force_keep_patterns`` on RE2, in time linear in the text (the
+            ``re2`` extra). Set it when patterns come from callers you do not trust (the HTTP
+            server does): Python's ``re``, the default, can take exponential time on a hostile
+            pattern such as ``(a+)+$``, so by default patterns are trusted input.
 
     Example:
         >>> from tersify import Compressor
@@ -69,6 +73,7 @@ class Compressor:
         tokenizer: str | TokenCounter = "cl100k_base",
         tuning: Tuning | None = None,
         score_cache_size: int = 0,
+        linear_patterns: bool = False,
     ) -> None:
         chosen = get_preset(preset)
         self.preset = chosen.name
@@ -83,6 +88,7 @@ class Compressor:
             scorer.name if scorer is not None else chosen.scorer)
         self.tokens = get_token_counter(tokenizer) if isinstance(tokenizer, str) else tokenizer
         self._cache = ScoreCache(score_cache_size)
+        self.linear_patterns = linear_patterns
 
     def scorer(self, name: str | None = None) -> Scorer:
         """The scorer instance for ``name`` (default: this compressor's), built once."""
@@ -105,7 +111,7 @@ class Compressor:
         req = request if request is not None else CompressionRequest(**fields)
         policy = get_policy(req.policy)
         docs = [segment(d.text) for d in req.documents]
-        job = Job.build(req, docs, self.tokens)
+        job = Job.build(req, docs, self.tokens, linear_patterns=self.linear_patterns)
         job.target = req.target_tokens or self._ratio_target(req, job)
         scorer_name = None
         scores: Scores | None = None

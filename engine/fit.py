@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tersify.assemble import join_prompt, render, spans_of
+from tersify.patterns import compile_matchers
 from tersify.policies import Plan
 from tersify.segment import Segmented
 from tersify.select import Selection, SelectionProblem, add_units, fill, select, unit_order
@@ -46,8 +47,12 @@ class Job:
     protected: frozenset[int] = field(default_factory=frozenset)
 
     @classmethod
-    def build(cls, req: CompressionRequest, docs: list[Segmented], tokens: TokenCounter) -> Job:
-        """Segmented documents plus costs, forced and protected words."""
+    def build(cls, req: CompressionRequest, docs: list[Segmented], tokens: TokenCounter, *,
+              linear_patterns: bool = False) -> Job:
+        """Segmented documents plus costs, forced and protected words.
+
+        ``linear_patterns`` runs ``force_keep_patterns`` on RE2 (see :mod:`tersify.patterns`).
+        """
         offsets: list[int] = []
         costs: list[int] = []
         doc_tokens: list[int] = []
@@ -60,7 +65,7 @@ class Job:
         job = cls(req=req, docs=docs, tokens=tokens, offsets=offsets, costs=costs,
                   doc_tokens=doc_tokens, original_tokens=tokens.count(original),
                   fixed_tokens=tokens.count(join_prompt(req.instruction, [], req.question)))
-        job.forced = frozenset(_forced_words(job))
+        job.forced = frozenset(_forced_words(job, linear_patterns))
         if req.keep_digits:
             job.protected = frozenset(
                 off + i for doc, off in zip(docs, offsets)
@@ -91,10 +96,9 @@ def _word_costs(doc: Segmented, token_starts: list[int]) -> list[int]:
     return costs
 
 
-def _forced_words(job: Job) -> set[int]:
+def _forced_words(job: Job, linear_patterns: bool) -> set[int]:
     req = job.req
-    patterns = [re.escape(s) for s in req.force_keep] + list(req.force_keep_patterns)
-    regexes = [re.compile(p) for p in patterns]
+    regexes = compile_matchers(req.force_keep, req.force_keep_patterns, linear=linear_patterns)
     forced: set[int] = set()
     for doc, off in zip(job.docs, job.offsets):
         for rx in regexes:
@@ -180,8 +184,9 @@ def _take_back(problem: SelectionProblem, chosen: Selection, over: int) -> None:
     while removed < over and len(chosen.groups) > 1:
         group = chosen.groups[-1]
         if problem.granularity == "word" and len(group) > 1:
-            removed += _prune_group(problem, chosen, group, over - removed)
-            if group:
+            pruned = _prune_group(problem, chosen, group, over - removed)
+            removed += pruned
+            if group and pruned:  # else only protected words are left: the group goes whole
                 return
         chosen.groups.pop()
         chosen.kept.difference_update(group)
@@ -193,7 +198,8 @@ def _take_back(problem: SelectionProblem, chosen: Selection, over: int) -> None:
 def _prune_group(problem: SelectionProblem, chosen: Selection, group: list[int],
                  over: int) -> int:
     """Drop the least important words of ``group`` worth ``over`` tokens; what was removed."""
-    victims = sorted(group, key=lambda w: (problem.word_importance[w], -w))
+    victims = sorted((w for w in group if w not in problem.protected),
+                     key=lambda w: (problem.word_importance[w], -w))
     dropped: set[int] = set()
     removed = 0
     for w in victims:

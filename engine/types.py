@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from tersify._checks import (
+    entries,
+    patterns,
+    require,
+    require_choice,
+    require_count,
+    require_metadata,
+    require_name,
+    require_unicode,
+    shown,
+    strings,
+)
 from tersify.errors import InvalidRequestError
 
 __all__ = [
@@ -43,8 +53,9 @@ class Document:
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
-        if not isinstance(self.text, str):
-            raise InvalidRequestError(f"document text must be a string, got {type(self.text)!r}")
+        require("document text", self.text, str, "a string")
+        require("document id", self.id, (str, type(None)), "a string or None")
+        require_metadata("document metadata", self.metadata)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,69 +111,51 @@ class CompressionRequest:
     scorer: str | None = None
 
     def __post_init__(self) -> None:
-        docs = self._documents()
-        object.__setattr__(self, "contexts", docs)
-        object.__setattr__(self, "force_keep", tuple(self.force_keep))
-        object.__setattr__(self, "force_keep_patterns", tuple(self.force_keep_patterns))
+        object.__setattr__(self, "contexts", self._documents())
+        object.__setattr__(self, "force_keep", strings("force_keep", self.force_keep))
+        object.__setattr__(self, "force_keep_patterns",
+                           patterns("force_keep_patterns", self.force_keep_patterns))
+        if len(self.force_keep) + len(self.force_keep_patterns) > MAX_FORCE_KEEP:
+            raise InvalidRequestError(f"at most {MAX_FORCE_KEEP} force_keep strings and patterns")
         self._check_texts()
         self._check_budget()
         self._check_settings()
 
     def _documents(self) -> tuple[Document, ...]:
-        if isinstance(self.contexts, str):
-            raise InvalidRequestError("contexts must be a list of documents, not one string")
+        contexts = entries("contexts", self.contexts, "documents")
         if self.prompt is not None:
-            if self.contexts:
+            if contexts:
                 raise InvalidRequestError("give either contexts or prompt, not both")
-            if not isinstance(self.prompt, str):
-                raise InvalidRequestError("prompt must be a string")
+            require("prompt", self.prompt, str, "a string")
             return (Document(text=self.prompt),)
-        if not self.contexts:
+        if not contexts:
             raise InvalidRequestError("contexts is empty: give at least one document or a prompt")
-        return tuple(d if isinstance(d, Document) else Document(text=d) for d in self.contexts)
+        return tuple(_document(i, entry) for i, entry in enumerate(contexts))
 
     def _check_texts(self) -> None:
         for name in ("instruction", "question"):
-            if not isinstance(getattr(self, name), str):
-                raise InvalidRequestError(f"{name} must be a string")
-        texts = [self.instruction, self.question, *self.force_keep]
-        texts += [d.text for d in self.contexts]  # type: ignore[union-attr]
-        for text in texts:
-            _check_utf8(text)
-        if any(not isinstance(s, str) or not s for s in self.force_keep):
-            raise InvalidRequestError("force_keep entries must be non-empty strings")
-        if len(self.force_keep) + len(self.force_keep_patterns) > MAX_FORCE_KEEP:
-            raise InvalidRequestError(f"at most {MAX_FORCE_KEEP} force_keep strings and patterns")
-        for pattern in self.force_keep_patterns:
-            _check_pattern(pattern)
+            require(name, getattr(self, name), str, "a string")
+            require_unicode(name, getattr(self, name))
+        for i, doc in enumerate(self.documents):
+            require_unicode("prompt" if self.prompt is not None else f"contexts[{i}]", doc.text)
 
     def _check_budget(self) -> None:
-        tokens, ratio = self.target_tokens, self.target_ratio
-        if tokens is not None:
-            if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens <= 0:
-                raise InvalidRequestError(
-                    f"target_tokens must be a positive integer, got {tokens!r}")
-            return
-        if ratio == "auto":
-            return
-        if ratio is None:
+        if self.target_tokens is not None:
+            require_count("target_tokens", self.target_tokens, positive=True)
+        elif self.target_ratio is None:
             raise InvalidRequestError("set target_ratio or target_tokens")
-        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
-            raise InvalidRequestError(f"target_ratio must be a number or 'auto', got {ratio!r}")
-        if not (math.isfinite(ratio) and 0 < ratio <= 1):
-            raise InvalidRequestError(f"target_ratio must be in (0, 1], got {ratio!r}")
+        _check_ratio(self.target_ratio)  # checked even when target_tokens wins over it
 
     def _check_settings(self) -> None:
-        for name in ("preserve_first", "preserve_last"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidRequestError(f"{name} must be a non-negative integer, got {value!r}")
-        if self.reorder not in _REORDERS:
-            raise InvalidRequestError(f"reorder must be one of {_REORDERS}, got {self.reorder!r}")
-        if self.granularity is not None and self.granularity not in _GRANULARITIES:
-            raise InvalidRequestError(
-                f"granularity must be one of {_GRANULARITIES}, got {self.granularity!r}"
-            )
+        require_count("preserve_first", self.preserve_first)
+        require_count("preserve_last", self.preserve_last)
+        require("keep_digits", self.keep_digits, bool, "true or false")
+        require_choice("reorder", self.reorder, _REORDERS)
+        if self.granularity is not None:
+            require_choice("granularity", self.granularity, _GRANULARITIES)
+        # Names are looked up (and unknown ones listed) by get_policy and get_scorer.
+        require_name("policy", self.policy)
+        require_name("scorer", self.scorer, optional=True)
 
     @property
     def documents(self) -> tuple[Document, ...]:
@@ -170,25 +163,22 @@ class CompressionRequest:
         return self.contexts  # type: ignore[return-value]
 
 
-def _check_pattern(pattern: object) -> None:
-    if not isinstance(pattern, str) or not pattern:
-        raise InvalidRequestError("force_keep_patterns entries must be non-empty strings")
-    _check_utf8(pattern)
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise InvalidRequestError(f"force_keep_patterns: invalid regular expression "
-                                  f"{pattern!r}: {exc}") from None
+def _check_ratio(ratio: object) -> None:
+    if ratio is None or (isinstance(ratio, str) and ratio == "auto"):
+        return
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
+        raise InvalidRequestError(f"target_ratio must be a number or 'auto', got {shown(ratio)}")
+    if not 0 < ratio <= 1:  # NaN fails both comparisons; a huge int never becomes a float
+        raise InvalidRequestError(f"target_ratio must be in (0, 1], got {shown(ratio)}")
 
 
-def _check_utf8(text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidRequestError(
-            f"text is not valid Unicode (lone surrogate at position {exc.start}); "
-            "decode bytes with errors='replace' first"
-        ) from None
+def _document(index: int, entry: object) -> Document:
+    if isinstance(entry, Document):
+        return entry
+    if isinstance(entry, str):
+        return Document(text=entry)
+    raise InvalidRequestError(
+        f"contexts[{index}] must be a string or a Document, got {shown(entry)}")
 
 
 @dataclass(frozen=True, kw_only=True)

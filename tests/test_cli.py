@@ -1,4 +1,4 @@
-"""The command line, run as a real subprocess."""
+"""The command line, run as a real subprocess: the installed ``tersify`` script."""
 
 from __future__ import annotations
 
@@ -7,12 +7,26 @@ import subprocess
 import sys
 from pathlib import Path
 
-TERSIFY = [sys.executable, "-m", "tersify.cli"]
+import pytest
+
+TERSIFY = [str(Path(sys.executable).with_name("tersify"))]  # the virtualenv's console script
 
 
-def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*TERSIFY, *args], input=stdin, capture_output=True, text=True,
-                          timeout=120)
+def run(*args: str, stdin: str | bytes = "",
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    done = subprocess.run([*TERSIFY, *args], input=data, capture_output=True, timeout=timeout)
+    return subprocess.CompletedProcess(done.args, done.returncode,
+                                       done.stdout.decode("utf-8", "replace"),
+                                       done.stderr.decode("utf-8", "replace"))
+
+
+def assert_bad_input(out: subprocess.CompletedProcess[str], message: str) -> None:
+    """Exit status 2, one line on standard error that says what, and no traceback."""
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("tersify: error: "), out.stderr
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_compress_stdin_prints_prompt_and_statistics() -> None:
@@ -61,3 +75,72 @@ def test_demo_compresses_the_bundled_example() -> None:
     assert out.returncode == 0, out.stderr
     assert "12 November 2014" in out.stdout
     assert "documents kept" in out.stdout
+
+
+GOOD = {"contexts": ["Lyon is in France. Tea came from China."], "question": "Lyon?"}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"contexts": ["Lyon is in France."], "force_keep": [42]}',
+         "line 3: force_keep[0] must be a non-empty string, got 42"),
+        ('{"contexts": 42}', "line 3: contexts must be a list"),
+        ('{"contexts": ["Lyon is in France."], "policy": ["x"]}', "line 3: policy must be a"),
+        ('{"contexts": ["Lyon is in France."], "force_keep": "ACME"}', "line 3: force_keep must"),
+        ('{"contexts": ["Lyon is in France."], "policy": "magic"}',
+         "line 3: unknown policy 'magic'; valid choices: tersify, truncation"),
+        ('{"contexts": ["Lyon is in France."], "scorer": "bm99"}',
+         "line 3: unknown scorer 'bm99'; valid choices: lexical"),
+        ('{"contexts": ["Lyon is in France."], "colour": "red"}', "line 3: unknown request field"),
+        ('{"contexts": [{"text": "x", "id": 7}]}', "line 3: contexts[0].id must be a string"),
+        ('{"contexts": ["Lyon is in France."], "target_ratio": NaN}', "line 3: target_ratio"),
+        ('["Lyon is in France."]', "line 3: a request must be a JSON object"),
+        ('{"contexts": ["Lyon is in France."]', "line 3: not valid JSON"),
+        ("[" * 100_000 + "]" * 100_000, "line 3: not valid JSON"),
+        ('{"contexts": ["x"], "target_tokens": 1' + "0" * 5000 + "}", "line 3: not valid JSON"),
+    ],
+)
+def test_a_bad_batch_line_exits_2_naming_the_line(tmp_path: Path, line: str, message: str) -> None:
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(json.dumps(GOOD) + "\n\n" + line + "\n" + json.dumps(GOOD) + "\n")
+    out = run("compress", "--jsonl", str(batch))
+    assert_bad_input(out, f"{batch}, {message}")
+    assert out.stdout == ""  # every line is checked before the first result is written
+
+
+def test_a_batch_that_is_not_utf8_exits_2(tmp_path: Path) -> None:
+    batch = tmp_path / "batch.jsonl"
+    batch.write_bytes(b'{"contexts": ["caf\xe9"]}\n')
+    assert_bad_input(run("compress", "--jsonl", str(batch)), "is not UTF-8 text")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--tokens", "0"), "target_tokens must be a positive integer"),
+        (("--ratio", "nan"), "target_ratio must be in (0, 1]"),
+        (("--force-keep", ""), "force_keep[0] must be a non-empty string"),
+        (("/no/such/file.txt",), "No such file or directory"),
+        (("--tokenizer", "p50k_base"), "offline tokenizers: cl100k_base, o200k_base"),
+        (("--tokenizer", "nobody/no-such-tokenizer"), "neither a local tokenizer directory"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args: tuple[str, ...], message: str) -> None:
+    # 20 s: an unknown Hugging Face tokenizer used to retry the network for ~45 s.
+    assert_bad_input(run("compress", *args, stdin="Lyon is in France.", timeout=20), message)
+
+
+def test_files_and_a_batch_together_are_refused(tmp_path: Path) -> None:
+    batch, doc = tmp_path / "batch.jsonl", tmp_path / "doc.txt"
+    batch.write_text(json.dumps(GOOD))
+    doc.write_text("Lyon is in France.")
+    out = run("compress", str(doc), "--jsonl", str(batch))
+    assert out.returncode == 2 and "give files or --jsonl, not both" in out.stderr
+    assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+def test_standard_input_that_is_not_utf8_is_read_with_replacements() -> None:
+    out = run("compress", "--ratio", "1", "--json", stdin=b"Caf\xe9 in Lyon is open.")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["documents"][0]["text"] == "Caf\ufffd in Lyon is open."

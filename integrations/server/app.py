@@ -39,7 +39,8 @@ def create_app(settings: ServerSettings | None = None, *,
     from tersify.integrations.server.metrics import Metrics
 
     settings = settings or ServerSettings.from_env()
-    engine = compressor or Compressor(preset=settings.preset)
+    # Patterns come from clients: RE2, never Python's backtracking re (one could freeze us).
+    engine = compressor or Compressor(preset=settings.preset, linear_patterns=True)
     app = FastAPI(title="tersify", version=_version(),
                   description="Question-aware prompt compression: the native API and the "
                   "Compresso, SuperCompress and ScaleDown dialects. Errors share one JSON "
