@@ -7,12 +7,16 @@
 ``result`` is the same :class:`tersify.CompressionResult` a local ``Compressor`` returns. The
 client talks to the native endpoint ``POST /v1/tersify``. Errors: a request the server rejects
 raises :class:`InvalidRequestError` (400, 413, 422), :class:`AuthenticationError` (401, 403)
-or :class:`RateLimitError` (429, with ``retry_after``); a server that cannot be reached or
-answers 5xx raises :class:`ServerUnavailableError`. Needs ``httpx`` (extra ``client``).
+or :class:`RateLimitError` (429, with ``retry_after`` in seconds, from ``Retry-After``); a
+server that cannot be reached or answers 5xx raises :class:`ServerUnavailableError`. The client
+never retries on its own. Needs ``httpx`` (extra ``client``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -129,16 +133,37 @@ def _checked(response: Any) -> Any:
     if status in (401, 403):
         raise AuthenticationError(message)
     if status == 429:
-        retry = response.headers.get("Retry-After")
-        raise RateLimitError(message, float(retry) if retry else None)
+        raise RateLimitError(message, _retry_after(response.headers.get("Retry-After")))
     if status >= 500:
         raise ServerUnavailableError(f"server error {status}: {message}")
     raise InvalidRequestError(message)
 
 
-def _message(response: Any) -> str:
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from ``Retry-After``: a number, or an HTTP date (a proxy's); None if neither."""
+    if not value:
+        return None
     try:
-        error = response.json().get("error", {})
-        return str(error.get("message") or response.text)
+        seconds = float(value)
     except ValueError:
-        return str(response.text or response.reason_phrase)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _message(response: Any) -> str:
+    """The error's message: tersify's JSON shape, else what a proxy in between answered."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    if isinstance(error, str) and error:
+        return error
+    return str(response.text or response.reason_phrase)[:500]

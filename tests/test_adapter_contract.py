@@ -150,8 +150,11 @@ def test_documents_that_keep_nothing_are_dropped(runner: Runner, backend: dict[s
 
 
 def test_the_answer_survives(runner: Runner, backend: dict[str, Any]) -> None:
-    out = compress(runner, backend, target_ratio=0.25)
-    assert CORPUS["answer"] in " ".join(t for t, _ in out)
+    items = [*ITEMS[1:], ITEMS[0]]  # the answer's document last: truncation loses it
+    for policy, survives in (("tersify", True), ("truncation", False)):
+        adapter = runner.make(**backend, target_ratio=0.25, policy=policy)
+        out = [runner.unwrap(x) for x in runner.run(adapter, runner.wrap(items), QUESTION)]
+        assert (CORPUS["answer"] in " ".join(t for t, _ in out)) is survives, policy
 
 
 def test_forced_strings_are_kept(runner: Runner, backend: dict[str, Any]) -> None:

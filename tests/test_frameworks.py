@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
@@ -112,12 +113,6 @@ def _retriever_class() -> type:
     return CompressedStoreRetriever
 
 
-try:
-    from langchain_tests.integration_tests import RetrieversIntegrationTests
-except ImportError:  # pragma: no cover - the dev extra installs it
-    RetrieversIntegrationTests = object  # type: ignore[assignment,misc]
-
-
 @pytest.mark.models
 class TestCompressedRetrieverStandard(RetrieversIntegrationTests):  # type: ignore[misc]
     """langchain-tests' retriever suite against the wrapped retriever."""
@@ -129,6 +124,13 @@ class TestCompressedRetrieverStandard(RetrieversIntegrationTests):  # type: igno
     @property
     def retriever_query_example(self) -> str:
         return CORPUS["question"]
+
+
+def test_the_standard_suite_is_collected() -> None:
+    # Imported unguarded above, so a broken langchain-tests is a collection error; and should
+    # its base class ever lose its tests, this fails instead of the suite silently vanishing.
+    tests = [name for name in dir(TestCompressedRetrieverStandard) if name.startswith("test_")]
+    assert len(tests) >= 4, tests
 
 
 # --- LlamaIndex: a vector index and a query engine with a recording LLM ---------------------

@@ -13,8 +13,8 @@ import sys
 from dataclasses import replace
 from typing import TextIO
 
-from tersify.integrations.server.settings import ServerSettings
-from tersify.integrations.server.store import KeyStore
+from tersify.integrations.server.settings import ServerSettings, SettingsError
+from tersify.integrations.server.store import KeyStore, StoreError
 
 __all__ = ["add_commands", "run"]
 
@@ -62,11 +62,16 @@ def _settings(args: argparse.Namespace) -> ServerSettings:
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Carry out ``serve`` or ``keys``; the exit status."""
-    settings = _settings(args)
-    if args.command == "serve":
-        return _serve(args, settings, out)
-    store = KeyStore(settings.database_url)
+    """Carry out ``serve`` or ``keys``; the exit status (2 and one line for a bad setting or
+    a database that cannot be opened)."""
+    try:
+        settings = _settings(args)
+        if args.command == "serve":
+            return _serve(args, settings, out)
+        store = KeyStore(settings.database_url)
+    except (SettingsError, StoreError) as exc:
+        sys.stderr.write(f"tersify: error: {exc}\n")
+        return 2
     try:
         return _keys(args, store, out)
     finally:

@@ -61,6 +61,16 @@ def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
     return f"{'.'.join(loc) or 'body'}: {first.get('msg', 'invalid request')}"
 
 
+def allowed_methods(request: Any) -> str:
+    """Every method that some route answers on the request's path."""
+    from starlette.routing import Match
+
+    routes = request.app.router.routes
+    return ", ".join(m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+                     if any(r.matches({**request.scope, "method": m})[0] is Match.FULL
+                            for r in routes))
+
+
 def install_handlers(app: Any) -> None:
     """Map every exception to the JSON shape."""
     from fastapi.exceptions import RequestValidationError
@@ -87,7 +97,10 @@ def install_handlers(app: Any) -> None:
             return await api_error(request, exc.__cause__)
         kind = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             exc.status_code, "http_error")
-        return respond(request, exc.status_code, kind, str(exc.detail), dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first route of the path
+            headers["Allow"] = allowed_methods(request)
+        return respond(request, exc.status_code, kind, str(exc.detail), headers)
 
     async def crashed(request: Any, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"request_id": request.state.request_id})

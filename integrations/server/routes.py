@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from tersify.integrations.server import schemas as s
 from tersify.integrations.server import translate
@@ -122,8 +122,9 @@ async def native(request: Request, key: Key,
 class NewKey(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(min_length=1, max_length=200)
-    rate_limit: int | None = Field(None, ge=1, le=1_000_000)
-    rate_window_s: int | None = Field(None, ge=1, le=86_400)
+    # The bounds before the validator, so that the schema states them (3.0 is taken as 3).
+    rate_limit: Annotated[int, Field(ge=1, le=1_000_000), BeforeValidator(s.integral)] | None = None
+    rate_window_s: Annotated[int, Field(ge=1, le=86_400), BeforeValidator(s.integral)] | None = None
 
 
 def _key_body(key: ApiKey) -> dict[str, Any]:

@@ -12,12 +12,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 
-def _integral(value: Any) -> Any:
+def integral(value: Any) -> Any:
     # JSON Schema counts 3.0 as an integer; strict models would refuse it, so take it as 3.
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-Int = Annotated[int, BeforeValidator(_integral)]
+Int = Annotated[int, BeforeValidator(integral)]
 MAX_CONTEXT_CHARS = 120_000  # SuperCompress's documented limit, applied to every dialect
 MAX_QUERY_CHARS = 2_000
 
@@ -65,7 +65,7 @@ class CompressoRequest(BaseModel):
     question: str = Field(default="", max_length=MAX_QUERY_CHARS)
     target_ratio: float = Field(default=0.5, ge=0.01, le=1.0)
     target_tokens: Annotated[Literal[-1] | Annotated[int, Field(ge=1)],
-                             BeforeValidator(_integral)] = Field(
+                             BeforeValidator(integral)] = Field(
         default=-1, description="-1: use target_ratio.")
     compression_settings: CompressoSettings = Field(default_factory=CompressoSettings)
 
@@ -191,7 +191,7 @@ class NativeRequest(BaseModel):
     question: str = ""
     target_ratio: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = Field(
         default=0.5, description="Ignored when target_tokens is set.")
-    target_tokens: Annotated[int, Field(ge=1), BeforeValidator(_integral)] | None = Field(
+    target_tokens: Annotated[int, Field(ge=1), BeforeValidator(integral)] | None = Field(
         default=None, description="Overrides target_ratio when set.")
     force_keep: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list,
                                                                    max_length=100)

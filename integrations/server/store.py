@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tersify._optional import require
+from tersify.errors import TersifyError
 
-__all__ = ["KEY_PREFIX", "ApiKey", "KeyStore", "UsageDay", "hash_secret"]
+__all__ = ["KEY_PREFIX", "ApiKey", "KeyStore", "StoreError", "UsageDay", "hash_secret"]
 
 KEY_PREFIX = "tsk_live_"
 
@@ -53,6 +54,10 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+class StoreError(TersifyError):
+    """The database cannot be opened (unreachable, refused, or a path that cannot exist)."""
+
+
 class KeyStore:
     """Keys and usage behind a SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://``)."""
 
@@ -81,7 +86,11 @@ class KeyStore:
             sa.Column("requests", sa.BigInteger, nullable=False),
             sa.Column("tokens_in", sa.BigInteger, nullable=False),
             sa.Column("tokens_out", sa.BigInteger, nullable=False))
-        meta.create_all(self._engine)
+        try:
+            meta.create_all(self._engine)
+        except sa.exc.SQLAlchemyError as exc:  # one line, without the SQL and the trace
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StoreError(f"cannot open the database: {reason}") from exc
         # The dialect's INSERT (SQLite and PostgreSQL both have ON CONFLICT DO UPDATE).
         dialect = self._engine.dialect.name
         self._insert = require(f"sqlalchemy.dialects.{dialect}", extra="server").insert
