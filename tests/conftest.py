@@ -1,8 +1,16 @@
-"""Shared fixtures: a real tersify server (uvicorn in a thread, on a free local port)."""
+"""Shared fixtures: a real tersify server (uvicorn in a thread, on a free local port).
+
+Also the Hypothesis profiles. ``ci`` (the default, so the test command and CI run the same
+examples): derandomized, 2,000 examples per property, no example database. ``dev``
+(``HYPOTHESIS_PROFILE=dev``): 100 random examples, for a quick local loop. ``props``
+(``python3 scripts/dev.py props``): like ``ci`` with 20,000 examples.
+"""
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -11,8 +19,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"  # the minimum is 32 characters
+
+_SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("ci", max_examples=2_000, derandomize=True, database=None,
+                          deadline=None, suppress_health_check=_SLOW, print_blob=True)
+settings.register_profile("props", settings.get_profile("ci"), max_examples=20_000)
+settings.register_profile("dev", max_examples=100, deadline=None, suppress_health_check=_SLOW)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many generated requests kept part of their contexts (tests/strategies.py)."""
+    strategies = sys.modules.get("strategies")
+    outcomes = getattr(strategies, "OUTCOMES", None)
+    if outcomes and outcomes["examples"]:
+        share = outcomes["kept context"] / outcomes["examples"]
+        terminalreporter.write_line(
+            f"engine properties: {share:.1%} of {outcomes['examples']:,} compressed examples "
+            "kept part of their contexts")
 
 
 @dataclass(frozen=True)
@@ -31,7 +58,8 @@ def start_server(app: Any) -> tuple[str, Any, Any]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    # Lifespan on, as `tersify serve` runs: the engine warms up before the server answers.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -54,7 +82,7 @@ def make_app(database: Path | str, **settings: Any) -> Any:
 
     url = database if isinstance(database, str) else f"sqlite:///{database}"
     config = ServerSettings(database_url=url, admin_token=ADMIN_TOKEN, **settings)
-    return create_app(config, compressor=tersify.Compressor(preset="fast"))
+    return create_app(config, compressor=tersify.Compressor(preset="fast", linear_patterns=True))
 
 
 @pytest.fixture(scope="session")

@@ -95,7 +95,9 @@ class EmbeddingScorer:
         if not texts:
             return []
         vectors = self.embed([question, *texts])
-        return [float(x) for x in vectors[1:] @ vectors[0]]
+        # Rounded: float32 sums change in their last bits with torch's thread count, and
+        # standard scores would blow that noise up between near-identical documents.
+        return [round(float(x), 4) for x in vectors[1:] @ vectors[0]]
 
     def _fuse(self, dense: list[float], lexical: Sequence[float]) -> list[float]:
         w = self.lexical_weight
