@@ -5,7 +5,9 @@ questions that kept all of their supporting documents. ``none`` (no compression)
 dashed level. Needs matplotlib (``pip install -e .[bench]``); without it no chart is drawn.
 
 Redraw a run's chart from its records: ``python benchmarks/chart.py benchmarks/results/nq20``
-(reads ``nq20_examples.jsonl``, keeps the questions every method ran, writes ``nq20.png``).
+(reads ``nq20_records.jsonl.gz``, keeps the questions every method ran, writes ``nq20.png``);
+``python benchmarks/report.py`` rebuilds it with the tables. Latency points are the medians of
+cold calls; a ratio without any has no point.
 """
 
 from __future__ import annotations
@@ -38,10 +40,10 @@ def draw_chart(rows: Sequence[Mapping[str, Any]], path: Path, title: str, *,
     for axis, (key, label, log) in zip(axes, panels, strict=True):
         _panel(axis, rows, key, label, log)
     handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
+    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), fontsize=8,
                   frameon=False)
     figure.suptitle(title)
-    figure.tight_layout(rect=(0, 0.07, 1, 1))
+    figure.tight_layout(rect=(0, 0.07 if len(labels) <= 7 else 0.12, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
@@ -49,7 +51,7 @@ def draw_chart(rows: Sequence[Mapping[str, Any]], path: Path, title: str, *,
 
 def _panel(axis: Any, rows: Sequence[Mapping[str, Any]], key: str, label: str, log: bool) -> None:
     methods = list(dict.fromkeys(str(r["method"]) for r in rows))
-    for name in methods:
+    for i, name in enumerate(methods):
         mine = sorted((float(r["ratio"]), float(r["summary"][key])) for r in rows
                       if r["method"] == name and key in r["summary"])
         if not mine:
@@ -59,7 +61,9 @@ def _panel(axis: Any, rows: Sequence[Mapping[str, Any]], key: str, label: str, l
         if name == "none":
             axis.axhline(mine[0][1], linestyle="--", color="grey", label="none (uncompressed)")
             continue
-        axis.plot([x for x, _ in mine], [y for _, y in mine], marker="o", label=name)
+        # The colour cycle has 10 entries: the next ten methods get dashed lines.
+        axis.plot([x for x, _ in mine], [y for _, y in mine], marker="o", label=name,
+                  linestyle=("-", "--", ":")[i // 10 % 3])
     axis.set_xlabel("target ratio (compressed / original tokens)")
     axis.set_ylabel(label)
     axis.invert_xaxis()
@@ -71,22 +75,19 @@ def _panel(axis: Any, rows: Sequence[Mapping[str, Any]], key: str, label: str, l
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Redraw ``<prefix>.png`` from ``<prefix>_examples.jsonl``."""
-    import json
+    """Redraw ``<prefix>.png`` from ``<prefix>_records.jsonl.gz``."""
     import sys
 
-    from report import rows_of
+    from report import RECORDS_SUFFIX, load_records, shared_questions
+    from tables import rows_of
 
     prefix = Path((argv if argv is not None else sys.argv[1:])[0])
-    records = [json.loads(line) for line in
-               prefix.with_name(prefix.name + "_examples.jsonl").read_text("utf-8").splitlines()]
-    order = list(dict.fromkeys(str(r["method"]) for r in records))
-    counts = {m: len({r["index"] for r in records if r["method"] == m}) for m in order}
-    shared = min(counts.values())
+    meta, records, peaks = load_records(prefix.with_name(prefix.name + RECORDS_SUFFIX))
+    shared = shared_questions(records)
     same = [r for r in records if int(r["index"]) < shared]
     support = any(len(r["gold"]) > 1 for r in records)
-    draw_chart(rows_of(same, {}, order), prefix.with_name(prefix.name + ".png"),
-               f"{prefix.name}.jsonl, first {shared} questions", support=support)
+    draw_chart(rows_of(same, peaks, meta["methods"]), prefix.with_name(prefix.name + ".png"),
+               f"{Path(str(meta['data'])).name}, first {shared} questions", support=support)
 
 
 if __name__ == "__main__":

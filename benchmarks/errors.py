@@ -1,13 +1,15 @@
 """Where a lost answer was lost: the per-example error analysis of the benchmark.
 
-For every example whose answer did not survive, the stage is read off the output, the same way
+For every example whose answer did not survive, the stage is read off the output by one rule
 for every method. The answer documents are those whose normalized text holds a normalized gold
-answer; for each, in the document's compressed text (the whole compressed context for methods
-without per-document output):
+answer; each is judged on its own compressed text: the method's per-document output, or, for
+methods that return one compressed string (LLMLingua), the words of that string mapped back to
+the document (align.split_by_document):
 
-- ``document dropped``: under 10% of the document's words survive (metrics.surviving_share);
-- ``sentence dropped``: the document survives but under half of the words of the sentence that
-  holds the answer (tersify's segmentation of the document) do;
+- ``document dropped``: the document is not kept, by the rule of the support columns
+  (metrics.document_kept: under half of its words survive);
+- ``sentence dropped``: the document is kept but under half of the words of the sentence that
+  holds the answer (tersify's segmentation of the document) survive;
 - ``word dropped``: that sentence survives, the answer's own words do not.
 
 The least severe stage over the answer documents is reported (the one closest to keeping it);
@@ -20,14 +22,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from metrics import normalize, surviving_share
+from metrics import document_kept, normalize, surviving_share
 
 from tersify.segment import segment
 
 __all__ = ["STAGES", "error_report", "loss_stage"]
 
 STAGES = ("word dropped", "sentence dropped", "document dropped", "not in input")
-DOCUMENT_FLOOR = 0.1
 SENTENCE_FLOOR = 0.5
 
 
@@ -40,7 +41,7 @@ def loss_stage(answers: Sequence[str], docs: Sequence[str], kept: Sequence[str])
 
 
 def _stage(doc: str, kept: str, wanted: Sequence[str]) -> str:
-    if surviving_share(doc, kept) < DOCUMENT_FLOOR:
+    if not document_kept(doc, kept):
         return "document dropped"
     sentence = _answer_sentence(doc, wanted)
     if surviving_share(sentence, kept) < SENTENCE_FLOOR:
@@ -64,6 +65,9 @@ def error_report(records: Sequence[Mapping[str, Any]], order: Sequence[str],
     lowest = min(float(r["ratio"]) for r in records if r["method"] != "none")
     at_lowest = [r for r in records if float(r["ratio"]) == lowest and "stage" in r]
     lines = [f"## Lost answers at ratio {lowest:g}, by stage", "",
+             "One rule for every method (benchmarks/errors.py): the answer document is judged "
+             "on its own kept text; one-string outputs (LLMLingua) are mapped back to the "
+             "documents first (benchmarks/align.py).", "",
              "| method | n | lost | " + " | ".join(STAGES) + " |",
              "|---|---|---|" + "---|" * len(STAGES)]
     by_method: dict[str, list[Mapping[str, Any]]] = {}

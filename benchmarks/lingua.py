@@ -14,9 +14,20 @@ Configurations, from the authors (../shared/reference/anchors.md section 1.3):
   dynamic_context_compression_ratio=0.3, condition_compare=True, context_budget="+100",
   rank_method="longllmlingua"``.
 
-Both get ``rate=ratio`` and ``concate_question=False``; the prompt is then their compressed
-context, a blank line and the question, counted in ``cl100k_base`` like every other method.
-They prune separators and reorder documents, so they return no per-document texts.
+Budget: both get the context budget tersify's selection gets (methods.context_budget: the
+cl100k target less the question and its separator) as ``target_token``, and
+``concate_question=False``. ``llmlingua`` counts ``target_token`` in its model's tokens, so the
+budget is converted by the ratio of SmolLM2 to cl100k tokens over the example's documents (both
+counted by llmlingua itself: ``get_token_length``, its ``oai_tokenizer`` is cl100k). Its own
+``rate`` path would instead count the question in the budget when ``concate_question=False``.
+The prompt is then their compressed context, a blank line and the question, counted in
+``cl100k_base`` like every other method; achieved/target shows how close they land. They prune
+separators and reorder documents, so they return no per-document texts (align.py maps them).
+
+``python benchmarks/lingua.py --logits MODEL_DIR TEXT OUT`` (in the benchmark's environment)
+saves the token ids and logits that llmlingua's ``PromptCompressor`` computes for ``TEXT``, and
+the per-token losses of its ``get_ppl``: the test that its view of the model is tersify's
+(tests/test_benchmark_lingua.py).
 """
 
 from __future__ import annotations
@@ -76,9 +87,43 @@ class LinguaMethod:
         model_dir = compat_model_dir(Path(model_path), Path(self._tmp.name) / "model")
         self._compressor = PromptCompressor(model_name=str(model_dir), device_map="cpu")
 
-    def compress(self, docs: Sequence[str], question: str, ratio: float) -> tuple[str, float]:
-        """The compressed context (question not appended) and the milliseconds it took."""
+    def compress(self, docs: Sequence[str], question: str,
+                 context_tokens: int) -> tuple[str, float]:
+        """The context compressed to about ``context_tokens`` cl100k tokens (question not
+        appended) and the milliseconds it took, budget conversion included."""
         started = time.perf_counter()
-        out = self._compressor.compress_prompt(list(docs), question=question, rate=ratio,
-                                               concate_question=False, **self.options)
+        target = self.model_tokens(docs, context_tokens)
+        out = self._compressor.compress_prompt(list(docs), question=question,
+                                               target_token=target, concate_question=False,
+                                               **self.options)
         return str(out["compressed_prompt"]), (time.perf_counter() - started) * 1000
+
+    def model_tokens(self, docs: Sequence[str], cl100k_tokens: int) -> float:
+        """``cl100k_tokens`` of these documents in SmolLM2 tokens, as llmlingua counts them."""
+        count = self._compressor.get_token_length
+        model = sum(count(d) for d in docs)
+        cl100k = sum(count(d, use_oai_tokenizer=True) for d in docs)
+        return max(1.0, cl100k_tokens * model / max(1, cl100k))
+
+
+def save_model_view(model_path: str, text: str, out: str) -> None:
+    """Save what llmlingua's PromptCompressor computes for ``text`` (see the docstring)."""
+    import torch
+    from llmlingua import PromptCompressor
+
+    with tempfile.TemporaryDirectory(prefix="tersify-bench-") as tmp:
+        model_dir = compat_model_dir(Path(model_path), Path(tmp) / "model")
+        compressor = PromptCompressor(model_name=str(model_dir), device_map="cpu")
+        encoded = compressor.tokenizer(text, return_tensors="pt")
+        with torch.no_grad():
+            logits = compressor.model(**encoded).logits[0]
+        losses = compressor.get_ppl(text, granularity="token")
+    torch.save({"ids": encoded["input_ids"][0], "logits": logits, "losses": losses}, out)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 5 or sys.argv[1] != "--logits":
+        sys.exit("usage: python benchmarks/lingua.py --logits MODEL_DIR TEXT OUT")
+    save_model_view(*sys.argv[2:])
