@@ -1,6 +1,6 @@
 """What running the engine in a worker process costs ``fast``: latency, throughput, memory.
 
-    python benchmarks/pool_cost.py --requests 400
+    python benchmarks/pool_cost.py --requests 1200
 
 The server can compress in threads of its own process (``engine_processes=0``) or in worker
 processes (``engine_processes=N``), where a stuck compression can be killed. This measures the
@@ -11,13 +11,13 @@ the ``fast`` preset, in three set-ups:
 * ``direct``: ``Compressor.compress`` called in a loop (no server machinery);
 * ``threads``: the server's Batcher with ``engine_threads=1`` (micro-batching, a thread hop);
 * ``process``: the server's Batcher with ``engine_processes=1`` (the same, plus a pipe to a
-  worker process and pickling both ways).
+  worker process, the request and the result pickled in their wire form).
 
 For each: p50 and p99 latency of one request sent alone (``--requests`` of them, back to back),
-requests per second with 8 concurrent callers (``--requests`` in all), and the resident memory
-of the process(es) doing the work. The set-ups take turns, 50 requests at a time, so that
-whatever else runs on the machine weighs on all three alike. The batch wait is 0 here, so
-that only the hand-off is measured. The table goes to stdout and to
+requests per second with 8 concurrent callers (twice as many requests), and the resident memory
+of the process(es) doing the work. The set-ups take turns (16 requests alone, then 32 from the
+concurrent callers), so that whatever else runs on the machine weighs on all three alike. The
+batch wait is 0 here, so that only the hand-off is measured. The table goes to stdout and to
 ``benchmarks/results/pool_cost.md``.
 """
 
@@ -49,7 +49,7 @@ from tersify.types import CompressionRequest  # noqa: E402
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    p.add_argument("--requests", type=int, default=400, help="sequential requests per set-up")
+    p.add_argument("--requests", type=int, default=1200, help="requests alone per set-up")
     p.add_argument("--concurrent", type=int, default=8, help="callers of the throughput run")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "eval" / "nq20.jsonl"))
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "pool_cost.md"))
@@ -95,6 +95,8 @@ async def throughput(call: Callable[[], Awaitable[object]], n: int, callers: int
 
 
 SETUPS = ("direct", "threads", "process")
+TURN = 16  # requests one at a time that each set-up makes before the next takes its turn
+BUSY_TURN = 32  # and requests from the concurrent callers
 
 
 async def measure(request: CompressionRequest, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -117,14 +119,14 @@ async def measure(request: CompressionRequest, args: argparse.Namespace) -> list
 
     times: dict[str, list[float]] = {name: [] for name in SETUPS}
     busy: dict[str, float] = dict.fromkeys(SETUPS, 0.0)
-    rounds = max(1, args.requests // 50)
+    rounds = max(1, args.requests // TURN)
     try:
         for name in SETUPS:
             await timed(caller(name), 20)  # warm
         for _ in range(rounds):
             for name in SETUPS:
-                times[name] += await timed(caller(name), 50)
-                busy[name] += await throughput(caller(name), 50, args.concurrent)
+                times[name] += await timed(caller(name), TURN)
+                busy[name] += await throughput(caller(name), BUSY_TURN, args.concurrent)
         pool = batchers["process"].pool
         pids = [os.getpid(), *(pool.pids() if pool else [])]
         memory = {"direct": rss_mb(os.getpid()), "threads": rss_mb(os.getpid()),
@@ -137,7 +139,7 @@ async def measure(request: CompressionRequest, args: argparse.Namespace) -> list
         ordered = sorted(times[name])
         rows.append({"setup": name, "p50": statistics.median(ordered),
                      "p99": ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)],
-                     "rps": rounds * 50 / busy[name], "rss": memory[name]})
+                     "rps": rounds * BUSY_TURN / busy[name], "rss": memory[name]})
     return rows
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server, start_server, stop_server
+from conftest import ADMIN_TOKEN, Server, start_server, stop_server
 from fragile import SECRET, TRIGGER, fragile_server
 
 import tersify
@@ -42,7 +42,8 @@ def call(client: TersifyClient, mode: str, **fields: Any) -> tersify.Compression
 
 def answered(server: Server, status: int) -> float:
     """How many POST /v1/tersify got ``status`` (from the server's own metrics)."""
-    text = httpx.get(server.url + "/metrics").text
+    text = httpx.get(server.url + "/metrics",
+                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).text
     found = re.search(r'tersify_requests_total\{method="POST",route="/v1/tersify",'
                       rf'status="{status}"\}} (\S+)', text)
     return float(found.group(1)) if found else 0.0

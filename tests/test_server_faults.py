@@ -114,7 +114,8 @@ def test_a_500_is_not_billed_and_the_server_keeps_serving(fragile: Server) -> No
         assert httpx.post(fragile.url + path, json=body, timeout=60,
                           headers={"X-API-Key": fragile.key}).status_code == 500
     assert usage_requests(fragile) == 0
-    metrics = httpx.get(fragile.url + "/metrics").text
+    metrics = httpx.get(fragile.url + "/metrics",
+                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).text
     assert 'route="/v1/tersify",status="500"} 2.0' in metrics
     assert httpx.get(fragile.url + "/healthz").json() == {"status": "ok"}
     ok = httpx.post(fragile.url + "/v1/compress", json={"context": DOCS[0], "query": "tram"},

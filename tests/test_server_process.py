@@ -28,6 +28,7 @@ DOCS = ["The Harbor Line tram opened to passengers on 14 May 1911. A ticket cost
         "The fish market opens at four in the morning and closes at noon."]
 BODY = {"contexts": DOCS, "question": "When did the tram open?", "target_ratio": 0.5}
 CLI = [sys.executable, "-m", "tersify.cli"]
+ENV_ADMIN = "env-admin-token-from-the-environment"  # at least 32 characters
 
 BAD_VALUES = [
     ("TERSIFY_RATE_LIMIT", "-5", "TERSIFY_RATE_LIMIT must be a whole number of at least 1, "
@@ -63,12 +64,12 @@ def test_from_env_refuses_a_bad_value_and_names_the_variable(variable: str, valu
 def test_from_env_reads_every_setting() -> None:
     settings = ServerSettings.from_env({
         "TERSIFY_DATABASE_URL": "postgresql+psycopg://u@db/keys", "TERSIFY_REDIS_URL": "",
-        "TERSIFY_ADMIN_TOKEN": "tok", "TERSIFY_PRESET": "balanced", "TERSIFY_RATE_LIMIT": " 7 ",
+        "TERSIFY_ADMIN_TOKEN": "t" * 32, "TERSIFY_PRESET": "balanced", "TERSIFY_RATE_LIMIT": " 7 ",
         "TERSIFY_RATE_WINDOW_S": "60", "TERSIFY_PLAYGROUND_LIMIT": "5",
         "TERSIFY_MAX_BODY_BYTES": "1000", "TERSIFY_ENGINE_THREADS": "2",
         "TERSIFY_MAX_BATCH": "4", "TERSIFY_BATCH_WAIT_MS": "0.5", "TERSIFY_UNRELATED": "x"})
     assert settings == ServerSettings(
-        database_url="postgresql+psycopg://u@db/keys", redis_url=None, admin_token="tok",
+        database_url="postgresql+psycopg://u@db/keys", redis_url=None, admin_token="t" * 32,
         preset="balanced", rate_limit=7, rate_window_s=60, playground_limit=5,
         max_body_bytes=1000, engine_threads=2, max_batch=4, batch_wait_ms=0.5)
 
@@ -92,12 +93,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(folder: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """``tersify serve`` on a free port with ``env`` added; its process and URL once it answers.
-    Its output goes to files in ``folder`` (out.txt, err.txt)."""
+def serve(folder: Path, env: dict[str, str],
+          *options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``tersify serve`` on a free port with ``env`` added (and ``options``); its process and
+    URL once it answers. Its output goes to files in ``folder`` (out.txt, err.txt)."""
     port = free_port()
     with open(folder / "out.txt", "w") as out, open(folder / "err.txt", "w") as err:
-        process = subprocess.Popen([*CLI, "serve", "--port", str(port)], cwd=folder,
+        process = subprocess.Popen([*CLI, "serve", "--port", str(port), *options], cwd=folder,
                                    env={**os.environ, **env}, stdout=out, stderr=err, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -127,13 +129,13 @@ def new_key(url: str, token: str, **fields: Any) -> httpx.Response:
 
 def test_serve_runs_as_the_environment_says_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'served.db'}"
-    env = {"TERSIFY_DATABASE_URL": database, "TERSIFY_ADMIN_TOKEN": "env-admin",
+    env = {"TERSIFY_DATABASE_URL": database, "TERSIFY_ADMIN_TOKEN": ENV_ADMIN,
            "TERSIFY_RATE_LIMIT": "3", "TERSIFY_RATE_WINDOW_S": "120",
            "TERSIFY_MAX_BODY_BYTES": "20000", "TERSIFY_BATCH_WAIT_MS": "1500"}
     with serve(tmp_path, env) as (process, url):
         assert httpx.get(url + "/readyz").status_code == 200
         assert new_key(url, "wrong").status_code == 401
-        created = new_key(url, "env-admin")  # the admin token from the environment
+        created = new_key(url, ENV_ADMIN)  # the admin token from the environment
         assert created.status_code == 201
         plain = {"X-API-Key": created.json()["secret"]}
         answers = [httpx.post(url + "/v1/tersify", json=BODY, headers=plain, timeout=30)
@@ -148,7 +150,7 @@ def test_serve_runs_as_the_environment_says_and_stops_cleanly_on_sigterm(tmp_pat
                              + b'"]}', headers={**plain, "content-type": "application/json"})
         assert too_big.status_code == 413  # TERSIFY_MAX_BODY_BYTES
 
-        roomy = new_key(url, "env-admin", rate_limit=100).json()
+        roomy = new_key(url, ENV_ADMIN, rate_limit=100).json()
         in_flight = _post_in_background(url, roomy["secret"])
         _wait_until_counted(url, roomy)  # it passed the gate; now it waits 1.5 s for company
         process.send_signal(signal.SIGTERM)

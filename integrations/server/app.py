@@ -9,29 +9,48 @@ the playground page at ``/``.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads route annotations at run time.
+import functools
 import json
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
+
+import anyio
 
 from tersify._optional import require
 from tersify.compressor import Compressor
+from tersify.errors import TersifyError
 from tersify.integrations.server.auth import Gate
 from tersify.integrations.server.batching import Batcher
 from tersify.integrations.server.errors import ApiError, error_body, install_handlers
 from tersify.integrations.server.ratelimit import make_limiter
-from tersify.integrations.server.settings import ServerSettings
+from tersify.integrations.server.schemas import state_allowed_scorers
+from tersify.integrations.server.settings import ServerSettings, SettingsError
 from tersify.integrations.server.store import KeyStore
 
 __all__ = ["create_app"]
 
 access_log = logging.getLogger("tersify.server.access")
+# On every response: no content sniffing, no framing (the page adds its own policy).
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"}
 
 
-def create_app(settings: ServerSettings | None = None, *,
-               compressor: Compressor | None = None) -> Any:
-    """A FastAPI app; ``settings`` default to :meth:`ServerSettings.from_env`."""
+def create_app(settings: ServerSettings | None = None, *, compressor: Compressor | None = None,
+               compressor_factory: Callable[[], Compressor] | None = None) -> Any:
+    """A FastAPI app; ``settings`` default to :meth:`ServerSettings.from_env`.
+
+    The engine is the preset's unless given: ``compressor`` runs in this process (threads),
+    ``compressor_factory`` builds it, in each worker process when there are any
+    (``settings.engine_processes``; so it must be picklable: a module-level function or a
+    ``functools.partial`` of one). The engine warms up in the app's lifespan (or before, by
+    ``app.state.batcher.start()``), and ``/readyz`` says ready only once it has.
+
+    Raises:
+        ValueError: ``compressor`` with ``engine_processes`` > 0 (an instance cannot move).
+    """
     require("fastapi", extra="server")
     from fastapi import FastAPI
 
@@ -39,9 +58,18 @@ def create_app(settings: ServerSettings | None = None, *,
     from tersify.integrations.server.metrics import Metrics
 
     settings = settings or ServerSettings.from_env()
+    processes = settings.engine_processes
+    if processes is None:  # one worker, unless the engine given must stay in this process
+        processes = 0 if compressor is not None and compressor_factory is None else 1
+    if processes and compressor is not None and compressor_factory is None:
+        raise ValueError("engine processes build their own engine: pass compressor_factory")
     # Patterns come from clients: RE2, never Python's backtracking re (one could freeze us).
-    engine = compressor or Compressor(preset=settings.preset, linear_patterns=True)
-    app = FastAPI(title="tersify", version=_version(),
+    factory = compressor_factory or functools.partial(Compressor, preset=settings.preset,
+                                                      linear_patterns=True)
+    engine = compressor or factory()  # in processes: this one only counts tokens
+    if not processes:  # else each worker builds them, and the models stay out of this process
+        _build_scorers(engine, settings.scorers)
+    app = FastAPI(title="tersify", version=_version(), lifespan=_lifespan,
                   description="Question-aware prompt compression: the native API and the "
                   "Compresso, SuperCompress and ScaleDown dialects. Errors share one JSON "
                   "shape: {\"error\": {\"type\", \"message\", \"request_id\"}}.")
@@ -49,10 +77,12 @@ def create_app(settings: ServerSettings | None = None, *,
     app.state.settings = settings
     app.state.store = store
     app.state.gate = Gate(store, make_limiter(settings.redis_url), settings)
-    app.state.batcher = Batcher(engine, max_batch=settings.max_batch,
-                                max_wait_ms=settings.batch_wait_ms,
-                                threads=settings.engine_threads)
     app.state.metrics = Metrics()
+    app.state.batcher = Batcher(
+        engine, max_batch=settings.max_batch, max_wait_ms=settings.batch_wait_ms,
+        threads=settings.engine_threads, processes=processes, factory=factory,
+        max_queue=settings.max_queue, deadline_s=settings.deadline_s, scorers=settings.scorers,
+        on_fallback=app.state.metrics.count_fallback)
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     _observe(app)  # added last, so outermost: it sees every response, 413s and 500s included
@@ -60,6 +90,17 @@ def create_app(settings: ServerSettings | None = None, *,
     app.include_router(routes.router)
     app.include_router(playground.router)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    """The engine built and warm before the first request; its workers stopped after the
+    last."""
+    await anyio.to_thread.run_sync(app.state.batcher.start)
+    try:
+        yield
+    finally:
+        app.state.batcher.close()
 
 
 def _observe(app: Any) -> None:
@@ -73,6 +114,7 @@ def _observe(app: Any) -> None:
             rid = uuid.uuid4().hex
         request.state.request_id = rid
         request.state.rate_headers = {}
+        request.state.response_headers = {}  # a route's own, e.g. X-Tersify-Fallback
         started = time.perf_counter()
         try:
             response = await call_next(request)
@@ -83,13 +125,15 @@ def _observe(app: Any) -> None:
                 status_code=500)
         elapsed = time.perf_counter() - started
         response.headers["X-Request-ID"] = rid
-        for name, value in request.state.rate_headers.items():
+        for name, value in {**request.state.rate_headers, **request.state.response_headers,
+                            **SECURITY_HEADERS}.items():
             response.headers.setdefault(name, value)
         route = getattr(request.scope.get("route"), "path", "unmatched")
         app.state.metrics.observe(request.method, route, response.status_code, elapsed)
         access_log.info(json.dumps({
             "event": "request", "request_id": rid, "method": request.method, "route": route,
-            "status": response.status_code, "ms": round(elapsed * 1000, 2)}))
+            "status": response.status_code, "ms": round(elapsed * 1000, 2),
+            "key_id": getattr(request.state, "key_id", None)}))
         return response
 
 
@@ -127,6 +171,17 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body.encode()})
 
 
+def _build_scorers(engine: Compressor, names: tuple[str, ...]) -> None:
+    """Every scorer requests may name, built now: models load before the first request, and a
+    scorer whose extra or model is missing stops the server at start (one line), not a
+    request."""
+    for name in names:
+        try:
+            engine.scorer(name)
+        except TersifyError as exc:
+            raise SettingsError(f"allowed scorer {name!r} cannot run here: {exc}") from None
+
+
 def _openapi_without_422(app: Any) -> dict[str, Any]:
     """FastAPI documents a 422 on every body route; this server answers 400 instead."""
     if app.openapi_schema is None:
@@ -139,6 +194,7 @@ def _openapi_without_422(app: Any) -> dict[str, Any]:
                 operation.get("responses", {}).pop("422", None)
         for name in ("HTTPValidationError", "ValidationError"):
             schema.get("components", {}).get("schemas", {}).pop(name, None)
+        state_allowed_scorers(schema, app.state.settings.scorers)
         app.openapi_schema = schema
     return app.openapi_schema  # type: ignore[no-any-return]
 

@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 from typing import TextIO
 
-from tersify.integrations.server.settings import ServerSettings, SettingsError
+from tersify.integrations.server.settings import ServerSettings, SettingsError, read_token_file
 from tersify.integrations.server.store import KeyStore, StoreError
 
 __all__ = ["add_commands", "run"]
@@ -25,9 +25,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--preset", default=None, help="engine preset (default: fast)")
+    serve.add_argument("--allowed-scorers", default=None, type=_names, metavar="NAMES",
+                       help="scorers requests may name, comma-separated (default: "
+                       "TERSIFY_ALLOWED_SCORERS, else the preset's scorer)")
     _store_args(serve)
     serve.add_argument("--redis-url", default=None, help="Redis for shared rate limits")
-    serve.add_argument("--admin-token", default=None, help="bearer token of /admin")
+    serve.add_argument("--admin-token-file", default=None,
+                       help="file holding the admin token (or TERSIFY_ADMIN_TOKEN[_FILE])")
+    serve.add_argument("--admin-token", default=None, help=argparse.SUPPRESS)  # refused
+    serve.add_argument("--forwarded-allow-ips", default=None,
+                       help="proxies whose X-Forwarded-For is trusted: IPs, networks or * "
+                       "(default: TERSIFY_FORWARDED_ALLOW_IPS, else none)")
+    _capacity_args(serve)
     keys = sub.add_parser("keys", help="create, list, revoke API keys; show usage")
     _store_args(keys)
     actions = keys.add_subparsers(dest="action", required=True)
@@ -42,11 +51,35 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     usage.add_argument("key_id")
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(","))  # the settings check each name
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def _capacity_args(serve: argparse.ArgumentParser) -> None:
+    """How much the server takes on, and for how long (defaults: ServerSettings)."""
+    serve.add_argument("--engine-processes", type=int, default=None, metavar="N",
+                       help="run the engine in N worker processes (a stuck compression is "
+                       "killed at its deadline); 0: threads of this process "
+                       "(TERSIFY_ENGINE_PROCESSES, default 1)")
+    serve.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+                       dest="deadline_s", help="a request not compressed by then gets 504 "
+                       "(TERSIFY_DEADLINE_S, default 30)")
+    serve.add_argument("--max-queue", type=int, default=None, metavar="N",
+                       help="requests waiting for or in the engine at most; more get 503 "
+                       "(TERSIFY_MAX_QUEUE, default 256)")
+    serve.add_argument("--limit-concurrency", type=int, default=None, metavar="N",
+                       help="connections and requests served at once; more get 503 "
+                       "(TERSIFY_LIMIT_CONCURRENCY, default 1000)")
+    serve.add_argument("--shutdown-timeout", type=int, default=None, metavar="SECONDS",
+                       dest="shutdown_timeout_s", help="how long SIGTERM waits for requests "
+                       "in flight (TERSIFY_SHUTDOWN_TIMEOUT_S, default 30)")
 
 
 def _store_args(parser: argparse.ArgumentParser) -> None:
@@ -55,10 +88,26 @@ def _store_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
+    if getattr(args, "admin_token", None) is not None:  # argv is visible to every local user
+        raise SettingsError("--admin-token is not accepted on the command line: set "
+                            "TERSIFY_ADMIN_TOKEN or TERSIFY_ADMIN_TOKEN_FILE, or use "
+                            "--admin-token-file")
     settings = ServerSettings.from_env()
     overrides = {name: getattr(args, name, None)
-                 for name in ("database_url", "redis_url", "admin_token", "preset")}
+                 for name in ("database_url", "redis_url", "preset", "forwarded_allow_ips",
+                              "allowed_scorers", "engine_processes", "deadline_s", "max_queue",
+                              "limit_concurrency", "shutdown_timeout_s")}
+    token_file = getattr(args, "admin_token_file", None)
+    if token_file is not None:
+        overrides["admin_token"] = read_token_file(token_file, "--admin-token-file")
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _redacted(url: str) -> str:
+    """A database URL with its password, if any, as ***."""
+    from sqlalchemy.engine import make_url
+
+    return str(make_url(url).render_as_string(hide_password=True))
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -85,12 +134,26 @@ def _serve(args: argparse.Namespace, settings: ServerSettings, out: TextIO) -> i
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # JSON lines from the app
     app = create_app(settings)
+    try:  # the engine and its models ready before the port opens; else one line, exit 2
+        app.state.batcher.start()
+    except SettingsError:
+        raise
+    except Exception as exc:
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise SettingsError(f"the engine of preset {settings.preset!r} cannot start: "
+                            f"{reason}") from None
     if not app.state.store.all():
         out.write("No API keys yet. Create the first one with:\n"
-                  f"    tersify keys --database-url {settings.database_url} create my-app\n")
+                  f"    tersify keys --database-url {_redacted(settings.database_url)} "
+                  "create my-app\n")
     out.write(f"tersify serving on http://{args.host}:{args.port} (docs at /docs)\n")
     out.flush()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: only named proxies.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                proxy_headers=settings.forwarded_allow_ips is not None,
+                forwarded_allow_ips=settings.forwarded_allow_ips or "",
+                limit_concurrency=settings.limit_concurrency,
+                timeout_graceful_shutdown=settings.shutdown_timeout_s)
     return 0
 
 

@@ -2,19 +2,23 @@
 
 400 for a bad body (FastAPI's 422 is mapped to 400, as the three commercial APIs answer), 401 for
 a missing, unknown or revoked key, 404, 413 beyond the size limits, 429 with ``Retry-After``,
-500 without a trace.
+500 without a trace; 503 with ``Retry-After`` when the engine's queue is full or the database or
+Redis fails (logged once per outage), 504 past the engine's deadline.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tersify.errors import InvalidRequestError
+from tersify.errors import InvalidRequestError, TersifyError
 from tersify.integrations.server.schemas import ErrorBody
 
-__all__ = ["ERROR_RESPONSES", "ApiError", "error_body", "install_handlers"]
+__all__ = ["ERROR_RESPONSES", "ApiError", "BackendUnavailable", "Outage", "error_body",
+           "install_handlers", "one_line"]
 
 log = logging.getLogger("tersify.server")
 
@@ -24,7 +28,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"description": "Body over the size limit", "model": ErrorBody},
     429: {"description": "Rate limit exceeded (see Retry-After)", "model": ErrorBody},
     500: {"description": "Internal error (no details)", "model": ErrorBody},
+    503: {"description": "Engine queue full, or the database or Redis unavailable "
+                         "(see Retry-After); not billed", "model": ErrorBody},
+    504: {"description": "Not compressed within the server's deadline; not billed",
+          "model": ErrorBody},
 }
+BACKEND_RETRY_AFTER_S = 5
 
 
 class ApiError(Exception):
@@ -35,6 +44,59 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.kind, self.message = status, kind, message
         self.headers = headers or {}
+
+
+class BackendUnavailable(TersifyError):
+    """The database or Redis failed (down, locked, too slow): a 503 with ``Retry-After``; the
+    request was neither served nor billed."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"the {service} is unavailable; retry in a few seconds")
+        self.service = service
+
+
+class Outage:
+    """A back end's health as requests find it. The first failure of an outage is logged with
+    its reason, and the first success after it; the failures in between are not, so an outage
+    is two log lines, not one per request. Only a call begun after the outage began can end
+    it: one that was answered just before is no news."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.down = False
+        self._since = 0.0  # time.monotonic() when the outage began
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> BackendUnavailable:
+        """Note a failure; the error to raise in its place."""
+        self.note_failure(one_line(exc))
+        return BackendUnavailable(self.service)
+
+    def note_failure(self, reason: str) -> None:
+        with self._lock:
+            first, self.down = not self.down, True
+            if first:
+                self._since = time.monotonic()
+        if first:
+            log.error("%s unavailable: %s", self.service, reason)
+
+    def ok(self, started: float) -> None:
+        """Note a success of a call begun at ``started`` (``time.monotonic()``); cheap when
+        there is no outage."""
+        if self.down:
+            with self._lock:
+                ended = self.down and started > self._since
+                self.down = self.down and not ended
+            if ended:
+                log.warning("%s available again", self.service)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's type and first line, without SQL, parameters or trace (SQLAlchemy's errors
+    carry the statement and its parameters after the driver's message)."""
+    reason = str(getattr(exc, "orig", None) or exc).strip()
+    first = reason.splitlines()[0] if reason else ""
+    return f"{type(getattr(exc, 'orig', None) or exc).__name__}: {first[:300]}"
 
 
 def error_body(kind: str, message: str, request_id: str | None) -> dict[str, Any]:
@@ -102,12 +164,17 @@ def install_handlers(app: Any) -> None:
             headers["Allow"] = allowed_methods(request)
         return respond(request, exc.status_code, kind, str(exc.detail), headers)
 
+    async def unavailable(request: Any, exc: BackendUnavailable) -> JSONResponse:
+        return respond(request, 503, "unavailable", str(exc),
+                       {"Retry-After": str(BACKEND_RETRY_AFTER_S)})
+
     async def crashed(request: Any, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"request_id": request.state.request_id})
         return respond(request, 500, "internal_error", "the server failed on this request")
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(InvalidRequestError, invalid)
+    app.add_exception_handler(BackendUnavailable, unavailable)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, crashed)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from tersify._optional import require
 
-__all__ = ["Metrics"]
+__all__ = ["METHODS", "Metrics"]
+
+# The usual HTTP methods; any other (clients may invent them) counts as "other", so that a
+# client cannot add label series without end.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics:
@@ -20,14 +24,23 @@ class Metrics:
                                       ["route"], registry=self.registry)
         self.tokens = prom.Counter("tersify_tokens_total", "Tokens in and out of compressions",
                                    ["direction"], registry=self.registry)
+        # Label values come from the registry's model scorers only (batching.py), never a client.
+        self.fallbacks = prom.Counter("tersify_scorer_fallbacks_total",
+                                      "Requests served by the lexical scorer for a failed model "
+                                      "scorer", ["scorer"], registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one response; ``route`` must be a route's template (or "unmatched")."""
+        method = method if method in METHODS else "other"
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
 
     def count_tokens(self, tokens_in: int, tokens_out: int) -> None:
         self.tokens.labels("in").inc(tokens_in)
         self.tokens.labels("out").inc(tokens_out)
+
+    def count_fallback(self, scorer: str) -> None:
+        self.fallbacks.labels(scorer).inc()
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""

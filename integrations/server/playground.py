@@ -1,10 +1,16 @@
 """The playground: a page at ``/`` and its keyless endpoint ``POST /api/compress``.
 
 ``/api/compress`` takes SuperCompress's fields plus ``policy`` and ``compare``; it is limited per
-client address (settings.playground_limit per window) and records no usage.
+client address (settings.playground_limit per window, each policy run counting as one request)
+and records no usage. The page is served with a Content-Security-Policy that allows only its
+own inline script and style (by hash), requests to this origin, and no framing.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads route annotations at run time.
+import base64
+import functools
+import hashlib
+import re
 from importlib.resources import files
 
 import anyio
@@ -19,19 +25,37 @@ router = APIRouter()
 POLICIES = ("tersify", "fifo", "truncation", "summarization", "h2o")
 
 
+@functools.cache
+def _page() -> tuple[str, dict[str, str]]:
+    """The page and its headers: a policy naming the page's own inline code by its hash."""
+    html = files("tersify.integrations.server").joinpath("static/playground.html")
+    text = html.read_text(encoding="utf-8")
+
+    def hashes(tag: str) -> str:  # our own file, not client input
+        blocks = re.findall(f"<{tag}>(.*?)</{tag}>", text, flags=re.DOTALL)
+        return " ".join("'sha256-" + base64.b64encode(hashlib.sha256(b.encode()).digest())
+                        .decode() + "'" for b in blocks)
+
+    policy = (f"default-src 'none'; script-src {hashes('script')}; style-src "
+              f"{hashes('style')}; connect-src 'self'; img-src 'self'; base-uri 'none'; "
+              "form-action 'none'; frame-ancestors 'none'")
+    # nosniff and X-Frame-Options come with every response (app.SECURITY_HEADERS).
+    return text, {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer"}
+
+
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def page() -> HTMLResponse:
-    html = files("tersify.integrations.server").joinpath("static/playground.html")
-    return HTMLResponse(html.read_text(encoding="utf-8"))
+    text, headers = _page()
+    return HTMLResponse(text, headers=headers)
 
 
 @router.post("/api/compress", response_model=s.PlaygroundResponse, tags=["SuperCompress"],
              responses=ERROR_RESPONSES, response_model_exclude_none=True,
              summary="Keyless playground compression; compare: true runs every policy")
 async def playground(request: Request, body: s.PlaygroundRequest) -> s.PlaygroundResponse:
-    await anyio.to_thread.run_sync(request.app.state.gate.client, request)
-    batcher = request.app.state.batcher
     policies = POLICIES if body.compare else (body.policy,)
+    await anyio.to_thread.run_sync(request.app.state.gate.client, request, len(policies))
+    batcher = request.app.state.batcher
     count = batcher.compressor.tokens.count
     results = await batcher.compress_many([translate.super_request(body, count, p)
                                            for p in policies])

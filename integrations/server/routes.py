@@ -1,17 +1,25 @@
-"""The API routes: authenticate, translate, compress (batched, off the loop), record usage."""
+"""The API routes: authenticate, translate, compress (batched, off the loop), record usage.
+
+Usage is recorded last: once the response body has been serialized (a body that cannot be
+written is a 500, not a bill) and only while the client is still there to receive it. A client
+that hangs up is noticed at once: its compression is abandoned and nothing is billed.
+"""
 
 # No ``from __future__ import annotations``: FastAPI reads route annotations at run time.
+import asyncio
 import time
 from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from tersify.integrations.server import schemas as s
 from tersify.integrations.server import translate
 from tersify.integrations.server.errors import ERROR_RESPONSES, ApiError
+from tersify.integrations.server.health import unready
+from tersify.integrations.server.limits import LIMITS_DOC, MAX_BATCH
 from tersify.integrations.server.store import ApiKey
 from tersify.types import CompressionRequest, CompressionResult
 from tersify.wire import request_from_dict
@@ -39,48 +47,112 @@ def _count(request: Request) -> Any:
 
 
 async def _compress(request: Request, req: CompressionRequest) -> CompressionResult:
-    result: CompressionResult = await request.app.state.batcher.compress(req)
-    return result
+    return (await _compress_many(request, [req]))[0]
+
+
+async def _compress_many(request: Request,
+                         reqs: list[CompressionRequest]) -> list[CompressionResult]:
+    """The results of ``reqs``, or a 499 (and the work abandoned) as soon as the client hangs
+    up. The watch for a hang-up goes on until the answer is billed (:func:`_deliver`)."""
+    hangup = asyncio.ensure_future(_hangup(request))
+    work = asyncio.ensure_future(request.app.state.batcher.compress_many(reqs))
+    try:
+        await asyncio.wait({hangup, work}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        left = not work.done()  # the client left (or this request was cancelled)
+        if left:
+            work.cancel()
+            hangup.cancel()
+    if left:
+        raise _gone()
+    if work.cancelled() or work.exception() is not None:
+        hangup.cancel()
+    request.state.hangup = hangup
+    results: list[CompressionResult] = list(work.result())
+    _say_fallback(request, reqs, results)
+    return results
+
+
+async def _hangup(request: Request) -> None:
+    """Returns once the client has hung up (its body is read: nothing else can arrive)."""
+    try:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+    except Exception:  # the connection cannot tell: take the client to be there
+        await asyncio.Event().wait()
+
+
+def _gone() -> ApiError:
+    return ApiError(499, "client_closed", "the client closed the connection; not billed")
+
+
+def _say_fallback(request: Request, reqs: list[CompressionRequest],
+                  results: list[CompressionResult]) -> None:
+    """``X-Tersify-Fallback: embedding->lexical`` when a model scorer failed and the lexical
+    one served (the result's ``scorer`` says ``lexical`` too)."""
+    batcher = request.app.state.batcher
+    fallbacks = sorted({f for q, r in zip(reqs, results) if (f := batcher.fallback(q, r))})
+    if fallbacks:
+        request.state.response_headers["X-Tersify-Fallback"] = ", ".join(fallbacks)
+
+
+async def _deliver(request: Request, key: ApiKey, results: list[CompressionResult],
+                   content: Any) -> Response:
+    """``content`` as the JSON response, billed: serialized first, then billed unless the client
+    has hung up meanwhile, then sent as it was serialized."""
+    hangup: asyncio.Future[None] = request.state.hangup
+    try:
+        response = JSONResponse(content)  # renders now: what cannot be written fails, unbilled
+        if hangup.done() and not hangup.cancelled():
+            raise _gone()
+        await _record(request, key, results)
+    finally:
+        hangup.cancel()
+    return response
 
 
 async def _record(request: Request, key: ApiKey, results: list[CompressionResult]) -> None:
-    """Usage after success only: one request, its tokens in and out."""
+    """Usage after success only: one request per result (a batch's items), tokens in and out."""
     tokens_in = sum(r.stats.original_tokens for r in results)
     tokens_out = sum(r.stats.compressed_tokens for r in results)
     await anyio.to_thread.run_sync(
         lambda: request.app.state.store.record(key.id, tokens_in=tokens_in,
-                                               tokens_out=tokens_out))
+                                               tokens_out=tokens_out, requests=len(results)))
     request.app.state.metrics.count_tokens(tokens_in, tokens_out)
 
 
 @router.post("/v1/prompt-compress", response_model=s.CompressoResponse, tags=["Compresso"],
              responses=ERROR_RESPONSES, summary="Compress a prompt (Compresso dialect)")
-async def compresso(request: Request, key: Key, body: s.CompressoRequest) -> s.CompressoResponse:
+async def compresso(request: Request, key: Key, body: s.CompressoRequest) -> Response:
     result = await _compress(request, translate.compresso_request(body))
-    await _record(request, key, [result])
-    return translate.compresso_response(body, result, request.state.request_id,
-                                        _count(request))
+    answer = translate.compresso_response(body, result, request.state.request_id,
+                                          _count(request))
+    return await _deliver(request, key, [result], answer.model_dump(mode="json"))
 
 
 @router.post("/v1/compress", response_model=s.SuperResponse, tags=["SuperCompress"],
              responses=ERROR_RESPONSES, response_model_exclude_none=True,
              summary="Compress a context for a query (SuperCompress dialect)")
-async def supercompress(request: Request, key: Key, body: s.SuperRequest) -> s.SuperResponse:
-    result = await _compress(request, translate.super_request(body, _count(request)))
-    await _record(request, key, [result])
-    return translate.super_response(body, result)
+async def supercompress(request: Request, key: Key, body: s.SuperRequest) -> Response:
+    req = translate.super_request(body, _count(request))
+    result = await _compress(request, req)
+    fallback = request.app.state.batcher.fallback(req, result) is not None
+    answer = translate.super_response(body, result, fallback=fallback)
+    return await _deliver(request, key, [result], answer.model_dump(mode="json",
+                                                                   exclude_none=True))
 
 
 @router.get("/api/keys/{key_id}/usage", response_model=s.UsageResponse, tags=["SuperCompress"],
-            responses={**ERROR_RESPONSES, 404: {**ERROR_RESPONSES[400],
-                                                "description": "No such key (admin only)"}},
+            responses={**ERROR_RESPONSES, 403: {**ERROR_RESPONSES[400],
+                                                "description": "Another key's usage"},
+                       404: {**ERROR_RESPONSES[400], "description": "No such key (admin only)"}},
             summary="Usage of a key, by day (the key or admin)")
 async def usage(request: Request, key_id: str) -> s.UsageResponse:
     state = request.app.state
     if not state.gate.is_admin(request):
         caller = await _key(request)
         if caller.id != key_id:
-            raise ApiError(401, "unauthorized", "a key may read only its own usage")
+            raise ApiError(403, "forbidden", "a key may read only its own usage")
     elif await anyio.to_thread.run_sync(state.store.get, key_id) is None:
         raise ApiError(404, "not_found", f"no key {key_id!r}")
     days = await anyio.to_thread.run_sync(state.store.usage, key_id)
@@ -92,28 +164,43 @@ async def usage(request: Request, key_id: str) -> s.UsageResponse:
 
 @router.post("/compress/raw/", response_model=s.ScaleDownResponse, tags=["ScaleDown"],
              responses=ERROR_RESPONSES, summary="Compress context and prompt (ScaleDown dialect)")
-async def scaledown(request: Request, key: Key, body: s.ScaleDownRequest) -> s.ScaleDownResponse:
+async def scaledown(request: Request, key: Key, body: s.ScaleDownRequest) -> Response:
     started = time.perf_counter()
     result = await _compress(request, translate.scaledown_request(body))
-    await _record(request, key, [result])
-    return translate.scaledown_response(body, result, (time.perf_counter() - started) * 1000)
+    answer = translate.scaledown_response(body, result, (time.perf_counter() - started) * 1000)
+    return await _deliver(request, key, [result], answer.model_dump(mode="json"))
 
 
-NATIVE_DOC = ("A CompressionRequest as JSON (fields of tersify.CompressionRequest; contexts "
-              "are strings or {text, id, metadata}), or {\"requests\": [...]} for a batch of "
-              "up to 64. Answers CompressionResult.to_dict(), or {\"results\": [...]}.")
+NATIVE_DOC = (
+    "A CompressionRequest as JSON (fields of tersify.CompressionRequest; contexts are strings or "
+    f"{{text, id, metadata}}), or {{\"requests\": [...]}} for a batch of up to {MAX_BATCH}. "
+    "Answers CompressionResult.to_dict(), or {\"results\": [...]}. force_keep_patterns run in "
+    "RE2 syntax, in time linear in the text: a pattern RE2 cannot run (a backreference, "
+    "lookaround) is a 400. scorer must be one this server allows (its preset's unless "
+    "configured; a 400 names them). " + LIMITS_DOC)
 
 
 @router.post("/v1/tersify", tags=["Native"], responses=ERROR_RESPONSES,
              summary="The full engine request (or a batch)", description=NATIVE_DOC)
-async def native(request: Request, key: Key,
-                 body: s.NativeRequest | s.NativeBatch) -> dict[str, Any]:
+async def native(request: Request, key: Key, body: s.NativeBody) -> Response:
+    batch = isinstance(body, s.NativeBatch)
     items = body.requests if isinstance(body, s.NativeBatch) else [body]
+    for i, item in enumerate(items):
+        _check_scorer(request, item.scorer, f"requests.{i}.scorer" if batch else "scorer")
+    await anyio.to_thread.run_sync(request.app.state.gate.charge, request, key, len(items))
     reqs = [request_from_dict(item.model_dump(exclude_unset=True)) for item in items]
-    results = list(await request.app.state.batcher.compress_many(reqs))
-    await _record(request, key, results)
+    results = await _compress_many(request, reqs)
     dicts = [r.to_dict() for r in results]
-    return {"results": dicts} if isinstance(body, s.NativeBatch) else dicts[0]
+    return await _deliver(request, key, results, {"results": dicts} if batch else dicts[0])
+
+
+def _check_scorer(request: Request, name: str | None, where: str) -> None:
+    """Callers may name only the scorers the settings allow (a model scorer costs the whole
+    server memory and seconds per request, or fails where its extra is missing)."""
+    allowed = request.app.state.settings.scorers
+    if name is not None and name not in allowed:
+        raise ApiError(400, "invalid_request", f"{where}: scorer {name!r} is not allowed on "
+                       f"this server; allowed: {', '.join(allowed)}")
 
 
 # --- admin: keys ------------------------------------------------------------------------------
@@ -171,19 +258,25 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["Operations"], summary="The engine and the store answer",
-            responses={503: {"description": "Not ready"}})
+@router.get("/readyz", tags=["Operations"],
+            summary="The engine is warm, the database and Redis answer (within 2 s)",
+            responses={503: {"description": "Not ready: the parts that are not"}})
 async def readyz(request: Request) -> Response:
-    try:
-        await anyio.to_thread.run_sync(request.app.state.store.all)
-    except Exception:
-        return Response('{"status": "not ready"}', status_code=503,
-                        media_type="application/json")
-    return Response('{"status": "ready"}', media_type="application/json")
+    failing = await unready(request.app.state)
+    if failing:
+        return JSONResponse({"status": "not ready", "failing": failing}, status_code=503)
+    return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics", tags=["Operations"], summary="Prometheus metrics",
-            response_class=PlainTextResponse)
+# The errors are JSON: documented apart from the text exposition (a response_class would
+# document them as text too).
+@router.get("/metrics", tags=["Operations"], response_class=Response,
+            summary="Prometheus metrics (the admin token unless metrics_public)",
+            responses={200: {"description": "The Prometheus text exposition",
+                             "content": {"text/plain": {"schema": {"type": "string"}}}},
+                       **{code: ERROR_RESPONSES[code] for code in (401, 429)}})
 async def metrics(request: Request) -> Response:
+    if not request.app.state.settings.metrics_public:
+        await _admin(request)
     body, content_type = request.app.state.metrics.render()
     return Response(body, media_type=content_type)

@@ -2,14 +2,28 @@
 
 Where the documents are vague, the choice is written on the field (and so in the OpenAPI).
 Request models are strict (no "1" for 1, no 0 for false) and closed (unknown fields are a 400),
-so that what the schema says is exactly what the server accepts.
+so that what the schema says is exactly what the server accepts. The size limits of every body
+come from limits.py.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    Tag,
+    model_validator,
+)
+
+from tersify.integrations.server import limits
 
 
 def integral(value: Any) -> Any:
@@ -18,8 +32,8 @@ def integral(value: Any) -> Any:
 
 
 Int = Annotated[int, BeforeValidator(integral)]
-MAX_CONTEXT_CHARS = 120_000  # SuperCompress's documented limit, applied to every dialect
-MAX_QUERY_CHARS = 2_000
+# A force_keep string (or pattern): non-empty, bounded.
+KeepString = Annotated[str, Field(min_length=1, max_length=limits.MAX_KEEP_CHARS)]
 
 
 class ErrorDetail(BaseModel):
@@ -43,12 +57,17 @@ class CompressoSettings(BaseModel):
                                  description="Units kept verbatim at the end.")
     include_question: StrictBool = Field(default=True,
                                          description="Append the question to the output.")
-    force_keep_tokens: list[Annotated[str, Field(min_length=1)]] = Field(
+    force_keep_tokens: list[KeepString] = Field(
         default_factory=list, max_length=200,
-                                         description="Strings that always survive.")
+        description=f"Strings that always survive (each at most {limits.MAX_KEEP_CHARS:,} "
+        "characters).")
 
 
-Context = Annotated[str, Field(max_length=MAX_CONTEXT_CHARS)]
+Context = Annotated[str, Field(max_length=limits.MAX_CONTEXT_CHARS)]
+Contexts = Annotated[list[Context], Field(min_length=1, max_length=limits.MAX_CONTEXTS)]
+# One context or a list: errors name only the form that was sent ("context.list: ...").
+OneOrMore = Annotated[Annotated[Context, Tag("text")] | Annotated[Contexts, Tag("list")],
+                      Discriminator(lambda value: "list" if isinstance(value, list) else "text")]
 
 
 class CompressoRequest(BaseModel):
@@ -59,15 +78,26 @@ class CompressoRequest(BaseModel):
     # null is refused like any other non-string.
     prompt: Context = Field(  # type: ignore[assignment]
         default=None, description="A whole prompt (instead of context/question).")
-    context: Context | Annotated[list[Context], Field(min_length=1)] = Field(  # type: ignore[assignment]
-        default=None, description="One context or a list; each at most 120,000 characters.")
-    instruction: str = Field(default="", max_length=MAX_QUERY_CHARS)
-    question: str = Field(default="", max_length=MAX_QUERY_CHARS)
+    context: OneOrMore = Field(  # type: ignore[assignment]
+        default=None, description=f"One context or a list of at most {limits.MAX_CONTEXTS:,}; "
+        f"each at most {limits.MAX_CONTEXT_CHARS:,} characters, all of the body at most "
+        f"{limits.MAX_TOTAL_CHARS:,}.")
+    instruction: str = Field(default="", max_length=limits.MAX_QUERY_CHARS)
+    question: str = Field(default="", max_length=limits.MAX_QUERY_CHARS)
     target_ratio: float = Field(default=0.5, ge=0.01, le=1.0)
     target_tokens: Annotated[Literal[-1] | Annotated[int, Field(ge=1)],
                              BeforeValidator(integral)] = Field(
         default=-1, description="-1: use target_ratio.")
     compression_settings: CompressoSettings = Field(default_factory=CompressoSettings)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        contexts = [self.context] if isinstance(self.context, str) else self.context or []
+        chars = limits.text_chars([self.prompt, *contexts, self.instruction, self.question,
+                            *self.compression_settings.force_keep_tokens])
+        if chars > limits.MAX_TOTAL_CHARS:
+            raise limits.too_large("the request", chars, limits.MAX_TOTAL_CHARS)
+        return self
 
 
 class CompressoStatistics(BaseModel):
@@ -96,8 +126,8 @@ class CompressoResponse(BaseModel):
 
 class SuperRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    context: str = Field(min_length=1, max_length=MAX_CONTEXT_CHARS)
-    query: str = Field(default="Summarize this context.", max_length=MAX_QUERY_CHARS)
+    context: str = Field(min_length=1, max_length=limits.MAX_CONTEXT_CHARS)
+    query: str = Field(default="Summarize this context.", max_length=limits.MAX_QUERY_CHARS)
     budget_ratio: float = Field(default=0.35, ge=0.05, le=1.0)
 
 
@@ -148,8 +178,8 @@ class ScaleDownOptions(BaseModel):
 
 class ScaleDownRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    context: str = Field(max_length=MAX_CONTEXT_CHARS)
-    prompt: str = Field(max_length=MAX_QUERY_CHARS)
+    context: str = Field(max_length=limits.MAX_CONTEXT_CHARS)
+    prompt: str = Field(max_length=limits.MAX_QUERY_CHARS)
     scaledown: ScaleDownOptions
 
 
@@ -174,9 +204,30 @@ class ScaleDownResponse(BaseModel):
 
 class NativeDocument(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    text: str
-    id: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    text: str = Field(max_length=limits.MAX_CONTEXT_CHARS)
+    id: Annotated[str, Field(max_length=limits.MAX_ID_CHARS),
+                  AfterValidator(limits.checked_id)] | None = None
+    metadata: Annotated[dict[str, Any], AfterValidator(limits.checked_metadata)] = Field(
+        default_factory=dict, description="Echoed in the result: at most "
+        f"{limits.MAX_METADATA_BYTES:,} bytes as JSON, {limits.MAX_METADATA_DEPTH} levels deep, "
+        "valid Unicode, finite numbers.")
+
+    def chars(self) -> int:
+        return limits.text_chars([self.text, self.id]) + limits.metadata_chars(self.metadata)
+
+
+def _context_kind(value: Any) -> str:
+    return "text" if isinstance(value, str) else "document"
+
+
+# A string or a document; the discriminator reports only the errors of the form that was sent.
+NativeContext = Annotated[
+    Annotated[NativeDocument, Tag("document")]
+    | Annotated[Annotated[str, Field(max_length=limits.MAX_CONTEXT_CHARS)], Tag("text")],
+    Discriminator(_context_kind)]
+NativeContexts = Annotated[list[NativeContext],
+                           Field(min_length=1, max_length=limits.MAX_CONTEXTS)]
+NativeText = Annotated[str, Field(max_length=limits.MAX_NATIVE_TEXT_CHARS)]
 
 
 class NativeRequest(BaseModel):
@@ -184,30 +235,73 @@ class NativeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
         "oneOf": [{"required": ["contexts"]}, {"required": ["prompt"]}]})
-    contexts: Annotated[list[NativeDocument | str],
-                        Field(min_length=1, max_length=10_000)] = None  # type: ignore[assignment]
-    prompt: str = None  # type: ignore[assignment]
-    instruction: str = ""
-    question: str = ""
+    contexts: NativeContexts = Field(
+        default=None,  # type: ignore[arg-type]
+        description=f"At most {limits.MAX_CONTEXTS:,}; each a string or {{text, id, metadata}} "
+        f"whose text is at most {limits.MAX_CONTEXT_CHARS:,} characters.")
+    prompt: str = Field(default=None, max_length=limits.MAX_CONTEXT_CHARS)  # type: ignore[assignment]
+    instruction: NativeText = ""
+    question: NativeText = ""
     target_ratio: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = Field(
         default=0.5, description="Ignored when target_tokens is set.")
     target_tokens: Annotated[int, Field(ge=1), BeforeValidator(integral)] | None = Field(
         default=None, description="Overrides target_ratio when set.")
-    force_keep: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list,
-                                                                   max_length=100)
-    force_keep_patterns: list[Annotated[str, Field(min_length=1,
-                                                   json_schema_extra={"format": "regex"})]] = \
-        Field(default_factory=list, max_length=100)
+    force_keep: list[KeepString] = Field(default_factory=list, max_length=100)
+    force_keep_patterns: list[Annotated[KeepString, Field(json_schema_extra={"format": "regex"})]] \
+        = Field(default_factory=list, max_length=100, description="RE2 syntax (linear time): no "
+                "backreferences or lookaround.")
     preserve_first: Int = Field(default=0, ge=0, le=1000)
     preserve_last: Int = Field(default=0, ge=0, le=1000)
     keep_digits: StrictBool = False
     reorder: Literal["original", "relevance", "edges"] = "original"
     granularity: Literal["word", "sentence", "document"] | None = None
     policy: Literal["tersify", "fifo", "truncation", "summarization", "h2o"] = "tersify"
-    scorer: Literal["lexical", "embedding"] | None = Field(
-        default=None, description="The server's preset scorer when null.")
+    scorer: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="One of the scorers this server allows (listed here); the "
+        "server's preset scorer when null.")
+
+    def chars(self) -> int:
+        docs = sum(d.chars() if isinstance(d, NativeDocument) else len(d)
+                   for d in self.contexts or [])
+        return docs + limits.text_chars([self.prompt, self.instruction, self.question,
+                                         *self.force_keep, *self.force_keep_patterns])
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        chars = self.chars()
+        if chars > limits.MAX_TOTAL_CHARS:
+            raise limits.too_large("the request", chars, limits.MAX_TOTAL_CHARS)
+        return self
 
 
 class NativeBatch(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    requests: list[NativeRequest] = Field(min_length=1, max_length=64)
+    requests: list[NativeRequest] = Field(
+        min_length=1, max_length=limits.MAX_BATCH,
+        description=f"At most {limits.MAX_BATCH} requests with {limits.MAX_BATCH_CONTEXTS:,} "
+        f"contexts and {limits.MAX_TOTAL_CHARS:,} characters in all.")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        contexts = sum(len(r.contexts or []) for r in self.requests)
+        if contexts > limits.MAX_BATCH_CONTEXTS:
+            raise limits.too_large("the batch", contexts, limits.MAX_BATCH_CONTEXTS, "contexts")
+        chars = sum(r.chars() for r in self.requests)
+        if chars > limits.MAX_TOTAL_CHARS:
+            raise limits.too_large("the batch", chars, limits.MAX_TOTAL_CHARS)
+        return self
+
+
+def _body_kind(value: Any) -> str:
+    return "NativeBatch" if isinstance(value, dict) and "requests" in value else "NativeRequest"
+
+
+# One request or a batch, told apart by "requests": errors name only the form that was sent.
+NativeBody = Annotated[Annotated[NativeRequest, Tag("NativeRequest")]
+                       | Annotated[NativeBatch, Tag("NativeBatch")], Discriminator(_body_kind)]
+
+
+def state_allowed_scorers(openapi: dict[str, Any], allowed: Sequence[str]) -> None:
+    """Write the scorers a server allows into its OpenAPI (the request model lists none)."""
+    field = openapi["components"]["schemas"]["NativeRequest"]["properties"]["scorer"]
+    field["anyOf"] = [{"type": "string", "enum": list(allowed)}, {"type": "null"}]

@@ -7,20 +7,29 @@ request.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from tersify.errors import TersifyError
-from tersify.presets import available_presets
+from tersify.presets import available_presets, get_preset
+from tersify.scorers import available_scorers
 
-__all__ = ["ServerSettings", "SettingsError"]
+__all__ = ["ServerSettings", "SettingsError", "read_token_file"]
 
 _COUNTS = ("rate_limit", "rate_window_s", "playground_limit", "max_body_bytes",
-           "engine_threads", "max_batch")
-_OPTIONAL = ("redis_url", "admin_token")  # an empty variable leaves these unset
+           "engine_threads", "max_batch", "max_queue", "limit_concurrency",
+           "shutdown_timeout_s")
+_OPTIONAL = ("redis_url", "admin_token", "forwarded_allow_ips",
+             "allowed_scorers", "engine_processes")  # empty variable: unset
+_FLAGS = ("metrics_public",)
+_FLAG_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+               "0": False, "false": False, "no": False, "off": False}
+ADMIN_TOKEN_MIN = 32
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 _SECRET = ("database_url", "redis_url", "admin_token")  # may hold passwords: never echoed
 
@@ -37,7 +46,10 @@ class ServerSettings:
         database_url: SQLAlchemy URL of the keys and usage store (``postgresql+psycopg://...``
             for PostgreSQL); a SQLite file in the working directory by default.
         redis_url: Redis for rate limits shared by replicas; in memory when None.
-        admin_token: Bearer token of the ``/admin`` endpoints; they answer 401 when None.
+        admin_token: The admin's token, accepted only as ``Authorization: Bearer``, for
+            ``/admin``, ``/metrics`` (unless public) and any key's usage; at least 32
+            characters. From ``TERSIFY_ADMIN_TOKEN`` or the file ``TERSIFY_ADMIN_TOKEN_FILE``
+            names, never a command line. The admin endpoints answer 401 when None.
         preset: The engine preset that serves requests.
         rate_limit: Requests per key and window, unless the key has its own.
         rate_window_s: The window, in seconds.
@@ -46,6 +58,29 @@ class ServerSettings:
         engine_threads: Compressions running at once (each may batch several requests).
         max_batch: Requests compressed together at most.
         batch_wait_ms: How long the first request of a batch waits for company.
+        metrics_public: ``/metrics`` without the admin token (for a scraper on a private
+            network); by default it needs the token.
+        forwarded_allow_ips: Proxies (comma-separated IP addresses or networks, or ``*``)
+            whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` name the client; None trusts
+            no one, so a client cannot pick its own address (``tersify serve`` passes this
+            to uvicorn).
+        engine_processes: Worker processes that run the engine, each with its own copy
+            (and models); 0 runs it in ``engine_threads`` threads of the serving process.
+            None (default): one, unless the app is given a Compressor instance (which stays
+            in its process). In a process a stuck compression is killed at its deadline (and
+            the worker replaced), and the serving process keeps its GIL for the event loop;
+            a thread cannot be stopped and runs on. One worker costs ``fast`` about 80 MB and
+            no throughput (``benchmarks/pool_cost.py``).
+        max_queue: Requests waiting for or in the engine at most; more get 503 at once.
+        deadline_s: Seconds a request may wait for and spend in the engine; later it gets
+            504, unbilled.
+        limit_concurrency: Connections and requests uvicorn serves at once; more get 503
+            (``tersify serve``).
+        shutdown_timeout_s: Seconds a stopping server (SIGTERM) waits for the requests in
+            flight before it cancels them (``tersify serve``).
+        allowed_scorers: The scorers a request may name (``TERSIFY_ALLOWED_SCORERS``, comma-
+            separated); None allows the preset's scorer only. A model scorer costs memory and
+            seconds per request, so callers never pick one the operator did not allow.
 
     Raises:
         SettingsError: A value is out of range, of the wrong type, or names no known preset,
@@ -63,12 +98,29 @@ class ServerSettings:
     engine_threads: int = 1
     max_batch: int = 16
     batch_wait_ms: float = 2.0
+    metrics_public: bool = False
+    forwarded_allow_ips: str | None = None
+    allowed_scorers: tuple[str, ...] | None = None
+    engine_processes: int | None = None
+    max_queue: int = 256
+    deadline_s: float = 30.0
+    limit_concurrency: int = 1000
+    shutdown_timeout_s: int = 30
 
     def __post_init__(self) -> None:
         for f in fields(self):
             problem = _problem(f.name, getattr(self, f.name))
             if problem:
                 raise SettingsError(f"{f.name} {problem}{_shown(f.name, getattr(self, f.name))}")
+        preset_scorer = get_preset(self.preset).scorer
+        if preset_scorer not in self.scorers:  # it serves every request that names none
+            raise SettingsError(f"allowed_scorers must include {preset_scorer!r}, the scorer of "
+                                f"preset {self.preset!r}, got {self.allowed_scorers!r}")
+
+    @property
+    def scorers(self) -> tuple[str, ...]:
+        """The scorers a request may name: ``allowed_scorers``, else the preset's scorer."""
+        return self.allowed_scorers or (get_preset(self.preset).scorer,)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
@@ -88,7 +140,31 @@ class ServerSettings:
             if problem:
                 raise SettingsError(f"{variable} {problem}{_shown(f.name, raw)}")
             values[f.name] = value
+        token_file = env.get("TERSIFY_ADMIN_TOKEN_FILE")
+        if token_file:
+            if "admin_token" in values:
+                raise SettingsError("set TERSIFY_ADMIN_TOKEN or TERSIFY_ADMIN_TOKEN_FILE, "
+                                    "not both")
+            values["admin_token"] = read_token_file(token_file, "TERSIFY_ADMIN_TOKEN_FILE")
         return cls(**values)  # type: ignore[arg-type]
+
+
+def read_token_file(path: str, source: str) -> str:
+    """The admin token kept in the file at ``path`` (surrounding whitespace dropped);
+    ``source`` (a variable or an option) names the path's origin in errors.
+
+    Raises:
+        SettingsError: The file cannot be read or its token is not a valid admin token.
+    """
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise SettingsError(f"{source} {path!r} cannot be read: {reason}") from None
+    problem = _problem("admin_token", token)
+    if problem:
+        raise SettingsError(f"the admin token in {source} {problem}")
+    return token
 
 
 def _shown(name: str, value: object) -> str:
@@ -101,8 +177,14 @@ def _parse(name: str, raw: str) -> tuple[object, str | None]:
     try:
         if name in _COUNTS:
             value = int(raw.strip())
-        elif name == "batch_wait_ms":
+        elif name in _FLAGS:
+            value = _FLAG_WORDS.get(raw.strip().lower(), raw)
+        elif name == "engine_processes":
+            value = int(raw.strip())
+        elif name in ("batch_wait_ms", "deadline_s"):
             value = float(raw.strip())
+        elif name == "allowed_scorers":
+            value = tuple(part.strip() for part in raw.split(","))
     except ValueError:
         pass  # left a string: _problem says what it should be
     return value, _problem(name, value)
@@ -117,6 +199,24 @@ def _problem(name: str, value: object) -> str | None:
         fine = (isinstance(value, int | float) and not isinstance(value, bool)
                 and math.isfinite(value) and 0 <= value <= 60_000)
         return None if fine else "must be a number of milliseconds from 0 to 60000"
+    if name == "engine_processes":
+        fine = value is None or (type(value) is int and 0 <= value <= 64)
+        return None if fine else "must be a whole number from 0 to 64"
+    if name == "deadline_s":
+        fine = (isinstance(value, int | float) and not isinstance(value, bool)
+                and math.isfinite(value) and 0 < value <= 3600)
+        return None if fine else "must be a number of seconds above 0, at most 3600"
+    if name in _FLAGS:
+        return None if type(value) is bool else "must be true or false"
+    if name == "forwarded_allow_ips":
+        return _addresses_problem(value)
+    if name == "admin_token":
+        return _token_problem(value)
+    if name == "allowed_scorers":
+        fine = value is None or (type(value) is tuple and len(value) > 0
+                                 and all(v in available_scorers() for v in value))
+        names = ", ".join(available_scorers())
+        return None if fine else f"must be a comma-separated list of scorers from {names}"
     if name == "preset":
         fine = value in available_presets()
         return None if fine else f"must be one of {', '.join(available_presets())}"
@@ -125,8 +225,41 @@ def _problem(name: str, value: object) -> str | None:
     if name == "redis_url":
         fine = value is None or (isinstance(value, str) and _scheme(value) in _REDIS_SCHEMES)
         return None if fine else "must be a redis://, rediss:// or unix:// URL"
-    fine = value is None or (isinstance(value, str) and value != "")  # admin_token
-    return None if fine else "must be a non-empty string"
+    return None
+
+
+def _token_problem(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) < ADMIN_TOKEN_MIN:
+        return (f"must be at least {ADMIN_TOKEN_MIN} characters "
+                "(e.g. the output of `openssl rand -hex 32`)")
+    if not (value.isascii() and value.isprintable()) or " " in value:
+        return "must be printable ASCII without spaces"
+    from tersify.integrations.server.store import KEY_PREFIX
+
+    if value.startswith(KEY_PREFIX):  # so that a bearer API key is never an admin guess
+        return f"must not start with {KEY_PREFIX} (the prefix of API keys)"
+    return None
+
+
+def _addresses_problem(value: object) -> str | None:
+    """None, ``*``, or IP addresses and networks as uvicorn reads them (which would take a
+    malformed one as a literal name that never matches, silently)."""
+    if value is None or value == "*":
+        return None
+    problem = "must be * or comma-separated IP addresses or networks (e.g. 127.0.0.1,10.0.0.0/8)"
+    if not isinstance(value, str):
+        return problem
+    for item in value.split(","):
+        try:
+            if "/" in item:
+                ipaddress.ip_network(item.strip())
+            else:
+                ipaddress.ip_address(item.strip())
+        except ValueError:
+            return problem
+    return None
 
 
 def _scheme(url: str) -> str:

@@ -4,22 +4,40 @@ A key is ``tsk_live_`` plus 32 random bytes (URL-safe base64). Only its SHA-256 
 secret is high-entropy, so a slow hash adds nothing) and it is shown once, at creation. Usage is
 one row per key and day, incremented by a single atomic upsert after a request succeeded, so
 concurrent requests and several server replicas never lose a count.
+
+Every wait is bounded, so that a database that is down, restarting or write-locked costs a
+request seconds, not minutes: connecting (PostgreSQL), a statement (PostgreSQL), a lock
+(SQLite's busy timeout) and a free pooled connection each give up after a few seconds. A
+failure to reach the database is a :class:`BackendUnavailable` (a 503 with Retry-After),
+logged once per outage.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import logging
 import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from tersify._optional import require
 from tersify.errors import TersifyError
+from tersify.integrations.server.errors import Outage
 
 __all__ = ["KEY_PREFIX", "ApiKey", "KeyStore", "StoreError", "UsageDay", "hash_secret"]
 
 KEY_PREFIX = "tsk_live_"
+WAIT_S = 5  # the longest a statement, a lock or a pooled connection is waited for
+CONNECT_TIMEOUT_S = 2
+PING_WAIT_MS = 500  # readiness: how long SQLite's write lock is waited for
+
+# One JSON line per key created or revoked (never a secret), whether by the API or the CLI.
+audit_log = logging.getLogger("tersify.server.audit")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +83,12 @@ class KeyStore:
         sa = require("sqlalchemy", extra="server")
         self._sa = sa
         self.url = url
-        self._engine = sa.create_engine(url, pool_pre_ping=True)
+        postgres = sa.engine.make_url(url).get_backend_name() == "postgresql"
+        connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S,
+                                        "options": f"-c statement_timeout={WAIT_S * 1000}"}
+        self._engine = sa.create_engine(url, pool_pre_ping=True, pool_timeout=WAIT_S,
+                                        connect_args=connect_args if postgres else {})
+        self.outage = Outage("database")
         if self._engine.dialect.name == "sqlite":
             sa.event.listen(self._engine, "connect", _sqlite_pragmas)
         meta = sa.MetaData()
@@ -103,18 +126,20 @@ class KeyStore:
                "hint": secret[: len(KEY_PREFIX) + 4], "name": name,
                "created_at": dt.datetime.now(dt.UTC), "revoked_at": None,
                "rate_limit": rate_limit, "rate_window_s": rate_window_s}
-        with self._engine.begin() as conn:
+        with self._connection(write=True) as conn:
             conn.execute(self._keys.insert().values(**row))
+        audit_log.info(json.dumps({"event": "key_created", "key_id": row["id"], "name": name,
+                                   "rate_limit": rate_limit, "rate_window_s": rate_window_s}))
         return _key(row), secret
 
     def all(self) -> list[ApiKey]:
         """Every key, oldest first."""
-        with self._engine.connect() as conn:
+        with self._connection() as conn:
             rows = conn.execute(self._keys.select().order_by(self._keys.c.created_at)).mappings()
             return [_key(r) for r in rows]
 
     def get(self, key_id: str) -> ApiKey | None:
-        with self._engine.connect() as conn:
+        with self._connection() as conn:
             row = conn.execute(self._keys.select().where(self._keys.c.id == key_id)).mappings()
             found = row.first()
         return _key(found) if found else None
@@ -122,10 +147,12 @@ class KeyStore:
     def revoke(self, key_id: str) -> bool:
         """Revoke a key at once; False when no active key has this id."""
         keys = self._keys
-        with self._engine.begin() as conn:
+        with self._connection(write=True) as conn:
             active = keys.c.revoked_at.is_(None)
             done = conn.execute(keys.update().where(keys.c.id == key_id, active)
                                 .values(revoked_at=dt.datetime.now(dt.UTC)))
+        if done.rowcount:
+            audit_log.info(json.dumps({"event": "key_revoked", "key_id": key_id}))
         return bool(done.rowcount)
 
     def authenticate(self, secret: str) -> ApiKey | None:
@@ -133,46 +160,84 @@ class KeyStore:
         if not secret.startswith(KEY_PREFIX):
             return None
         keys = self._keys
-        with self._engine.connect() as conn:
+        with self._connection() as conn:
             row = conn.execute(keys.select().where(keys.c.hash == hash_secret(secret))).mappings()
             found = row.first()
         key = _key(found) if found else None
         return key if key and key.active else None
 
-    def record(self, key_id: str, *, tokens_in: int, tokens_out: int,
+    def record(self, key_id: str, *, tokens_in: int, tokens_out: int, requests: int = 1,
                day: str | None = None) -> None:
-        """Add one successful request to today's usage row, atomically."""
+        """Add successful requests (one call, or a batch's items) to today's usage row,
+        atomically."""
         values = {"key_id": key_id, "day": day or dt.datetime.now(dt.UTC).date().isoformat(),
-                  "requests": 1, "tokens_in": tokens_in, "tokens_out": tokens_out}
+                  "requests": requests, "tokens_in": tokens_in, "tokens_out": tokens_out}
         stmt = self._insert(self._usage).values(**values)
         usage = self._usage.c
         stmt = stmt.on_conflict_do_update(
             index_elements=[usage.key_id, usage.day],
-            set_={"requests": usage.requests + 1, "tokens_in": usage.tokens_in + tokens_in,
+            set_={"requests": usage.requests + requests, "tokens_in": usage.tokens_in + tokens_in,
                   "tokens_out": usage.tokens_out + tokens_out})
-        with self._engine.begin() as conn:
+        with self._connection(write=True) as conn:
             conn.execute(stmt)
 
     def usage(self, key_id: str) -> list[UsageDay]:
         """Usage by day, oldest first."""
         usage = self._usage
-        with self._engine.connect() as conn:
+        with self._connection() as conn:
             rows = conn.execute(usage.select().where(usage.c.key_id == key_id)
                                 .order_by(usage.c.day)).mappings()
             return [UsageDay(day=r["day"], requests=int(r["requests"]),
                              tokens_in=int(r["tokens_in"]), tokens_out=int(r["tokens_out"]))
                     for r in rows]
 
+    def ping(self) -> None:
+        """Return once the database answers (SQLite: and takes a write, as recording usage
+        needs; a write-locked file is not ready), within a few seconds.
+
+        Raises:
+            BackendUnavailable: It does not.
+        """
+        with self._connection() as conn:
+            if self._engine.dialect.name != "sqlite":
+                conn.exec_driver_sql("SELECT 1")
+                return
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={PING_WAIT_MS}")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, released at once
+                conn.exec_driver_sql("ROLLBACK")
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={WAIT_S * 1000}")
+
     def close(self) -> None:
         self._engine.dispose()
+
+    @contextmanager
+    def _connection(self, *, write: bool = False) -> Iterator[Any]:
+        """A connection (in a transaction when ``write``). Failing to reach the database, or
+        to get its lock or a pooled connection in time, raises BackendUnavailable."""
+        exc_types = self._sa.exc
+        started = time.monotonic()
+        try:
+            with (self._engine.begin() if write else self._engine.connect()) as conn:
+                yield conn
+        except (exc_types.OperationalError, exc_types.InterfaceError,
+                exc_types.TimeoutError) as exc:
+            raise self.outage.failed(exc) from exc
+        except exc_types.DBAPIError as exc:  # e.g. the server closed the connection
+            if not exc.connection_invalidated:
+                raise
+            raise self.outage.failed(exc) from exc
+        self.outage.ok(started)
 
 
 def _sqlite_pragmas(connection: Any, record: Any) -> None:
     # WAL lets readers run beside the writer; the busy timeout makes concurrent writers wait
-    # for each other instead of failing with "database is locked".
+    # for each other instead of failing with "database is locked" (but not for minutes: a
+    # file locked longer than that is an outage, answered 503).
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={WAIT_S * 1000}")
     cursor.close()
 
 

@@ -23,8 +23,6 @@ def compresso_request(body: s.CompressoRequest) -> CompressionRequest:
     elif body.target_tokens == 0:
         raise InvalidRequestError("target_tokens must be -1 (use target_ratio) or positive")
     contexts = [body.context] if isinstance(body.context, str) else list(body.context or [])
-    if any(len(c) > s.MAX_CONTEXT_CHARS for c in contexts):
-        raise InvalidRequestError(f"a context is over {s.MAX_CONTEXT_CHARS} characters")
     return CompressionRequest(
         contexts=contexts, prompt=body.prompt, instruction=body.instruction,
         question=body.question, preserve_first=settings.preserve_k_first,
@@ -51,6 +49,9 @@ def compresso_response(body: s.CompressoRequest, result: CompressionResult, requ
             timestamp=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")))
 
 
+SUPER_POLICY_NAMES = {"tersify": "SuperCompress"}
+
+
 def super_request(body: s.SuperRequest, count: Callable[[str], int],
                   policy: str = "tersify") -> CompressionRequest:
     """``budget_ratio`` is the kept share of the context's tokens (SuperCompress's meaning): the
@@ -62,14 +63,19 @@ def super_request(body: s.SuperRequest, count: Callable[[str], int],
 
 
 def super_response(body: s.SuperRequest, result: CompressionResult,
-                   with_spans: bool = False) -> s.SuperResponse:
+                   with_spans: bool = False, fallback: bool = False) -> s.SuperResponse:
+    """``policy_name`` as SuperCompress names it: ``SuperCompress`` for the question-aware
+    policy, ``H2O-fallback`` when the lexical scorer stood in for a failed model (``fallback``),
+    the policy's own name otherwise."""
     doc = result.documents[0]
     original = doc.original_tokens
     return s.SuperResponse(
         compressed_text=doc.text, original_tokens=original, kept_tokens=doc.compressed_tokens,
         kv_savings_pct=round((1 - doc.compressed_tokens / original) * 100, 2) if original else 0.0,
         kept_line_ratio=round(kept_line_ratio(body.context, doc), 3),
-        policy_name=result.policy, budget_ratio=body.budget_ratio,
+        policy_name="H2O-fallback" if fallback else SUPER_POLICY_NAMES.get(result.policy,
+                                                                             result.policy),
+        budget_ratio=body.budget_ratio,
         kept_spans=[[sp.start, sp.end] for sp in doc.spans] if with_spans else None)
 
 
