@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,17 @@ def start_server(app: Any) -> tuple[str, Any, Any]:
 def stop_server(server: Any, thread: Any) -> None:
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@contextmanager
+def serving(app: Any, key_name: str) -> Iterator[Server]:
+    """``app`` on a free local port, in a thread, with one key named ``key_name``."""
+    _, secret = app.state.store.create(key_name)
+    url, uv, thread = start_server(app)
+    try:
+        yield Server(url=url, key=secret, app=app)
+    finally:
+        stop_server(uv, thread)
 
 
 def make_app(database: Path | str, **settings: Any) -> Any:

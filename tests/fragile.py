@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from conftest import ADMIN_TOKEN, Server, start_server, stop_server
+from conftest import ADMIN_TOKEN, Server, serving
 
 import tersify
 from tersify.scorers import Scores, get_scorer
@@ -49,9 +49,5 @@ def fragile_server(database: Path, **settings: Any) -> Iterator[Server]:
     config = ServerSettings(database_url=f"sqlite:///{database}", admin_token=ADMIN_TOKEN,
                             **settings)
     app = create_app(config, compressor=fragile_compressor())
-    _, secret = app.state.store.create("fragile")
-    url, uv, thread = start_server(app)
-    try:
-        yield Server(url=url, key=secret, app=app)
-    finally:
-        stop_server(uv, thread)
+    with serving(app, "fragile") as server:
+        yield server

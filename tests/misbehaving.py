@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from conftest import ADMIN_TOKEN, Server, start_server, stop_server
+from conftest import ADMIN_TOKEN, Server, serving
 
 import tersify
 from tersify.scorers import Scores, get_scorer
@@ -91,12 +91,8 @@ def running(database: Path, compressor: tersify.Compressor | None = None,
     config = ServerSettings(database_url=f"sqlite:///{database}", admin_token=ADMIN_TOKEN,
                             rate_limit=10_000, **settings)
     app = create_app(config, **engine)
-    _, secret = app.state.store.create("misbehaving")
-    url, uv, thread = start_server(app)
-    try:
-        yield Server(url=url, key=secret, app=app)
-    finally:
-        stop_server(uv, thread)
+    with serving(app, "misbehaving") as server:
+        yield server
 
 
 def usage_requests(server: Server) -> int:

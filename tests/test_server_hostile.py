@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import ADMIN_TOKEN, Server, start_server, stop_server
+from conftest import ADMIN_TOKEN, Server, serving
 from test_server_process import serve
 
 import tersify
@@ -62,12 +62,8 @@ def running(database: Path, compressor: tersify.Compressor | None = None,
     config = ServerSettings(database_url=f"sqlite:///{database}", admin_token=ADMIN_TOKEN,
                             **{"rate_limit": 100_000, **settings})
     app = create_app(config, compressor=compressor)
-    _, secret = app.state.store.create("hostile")
-    url, uv, thread = start_server(app)
-    try:
-        yield Server(url=url, key=secret, app=app)
-    finally:
-        stop_server(uv, thread)
+    with serving(app, "hostile") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
