@@ -224,18 +224,25 @@ def test_serve_limits_concurrency_with_503(tmp_path: Path) -> None:
            "TERSIFY_BATCH_WAIT_MS": "3000"}
     with serve(tmp_path, env) as (_, url):
         secret = _key(url)["secret"]
-        busy = [threading.Thread(target=httpx.post, daemon=True, args=(url + "/v1/tersify",),
-                                 kwargs={"json": body("q"), "headers": {"X-API-Key": secret},
-                                         "timeout": 30}) for _ in range(2)]
-        for thread in busy:
-            thread.start()
-        seen = set()  # while both wait in the server, a third connection is refused
-        while any(thread.is_alive() for thread in busy) and 503 not in seen:
-            seen.add(httpx.get(url + "/healthz", timeout=5).status_code)
-        assert 503 in seen
-        for thread in busy:
-            thread.join(timeout=30)
+        # On a loaded machine the two slow requests may not be in yet, or may themselves meet
+        # a connection not yet closed: try a few rounds; one must show the limit.
+        assert any(_round_of_two_slow_requests(url, secret) == 503 for _ in range(3))
         assert httpx.get(url + "/healthz", timeout=5).status_code == 200
+
+
+def _round_of_two_slow_requests(url: str, secret: str) -> int | None:
+    """503 when a third connection was refused while two slow requests were in the server."""
+    busy = [threading.Thread(target=httpx.post, daemon=True, args=(url + "/v1/tersify",),
+                             kwargs={"json": body("q"), "headers": {"X-API-Key": secret},
+                                     "timeout": 30}) for _ in range(2)]
+    for thread in busy:
+        thread.start()
+    seen = set()  # while both wait in the server, a third connection is refused
+    while any(thread.is_alive() for thread in busy) and 503 not in seen:
+        seen.add(httpx.get(url + "/healthz", timeout=5).status_code)
+    for thread in busy:
+        thread.join(timeout=30)
+    return 503 if 503 in seen else None
 
 
 def test_serve_stops_within_its_shutdown_timeout_and_bills_nothing_cut_off(
