@@ -19,7 +19,6 @@ import asyncio
 import json
 import math
 import os
-import shlex
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import load_average, machine  # noqa: E402
+from report import machine, write_table_page  # noqa: E402
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -138,17 +137,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(rows[-1], flush=True)
         finally:
             server.stop()
-    now = time.strftime("%Y-%m-%d %H:%M %Z")
-    text = "\n".join([
-        "# tersify load benchmark", "", f"- date: {now}",
-        f"- machine: {machine_line}; at end {load_average()}",
-        f"- command: `{shlex.join(['python', *sys.argv])}`",
-        "- request: nq20 question 0 (20 documents, ~2,400 cl100k tokens), target_ratio 0.25, "
-        "POST /v1/prompt-compress; one uvicorn process, SQLite", "", *rows, ""])
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text, encoding="utf-8")
-    print(f"\nwrote {args.out}", file=sys.stderr)
-
+    write_table_page(
+        args.out, "tersify load benchmark", machine_line,
+        "nq20 question 0 (20 documents, ~2,400 cl100k tokens), target_ratio 0.25, "
+        "POST /v1/prompt-compress; one uvicorn process, SQLite", rows)
 
 if __name__ == "__main__":
     main()

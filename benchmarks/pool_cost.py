@@ -29,7 +29,6 @@ import functools
 import json
 import math
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -40,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import load_average, machine  # noqa: E402
+from report import machine, write_table_page  # noqa: E402
 
 from tersify import Compressor  # noqa: E402
 from tersify.integrations.server.batching import Batcher  # noqa: E402
@@ -153,18 +152,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows.append(f"| {r['setup']} | {r['p50']:.2f} | {r['p99']:.2f} | {r['rps']:.1f} | "
                     f"{r['rss']:.0f} |")
         print(rows[-1], flush=True)
-    now = time.strftime("%Y-%m-%d %H:%M %Z")
-    text = "\n".join([
-        "# What a worker process costs the fast preset", "", f"- date: {now}",
-        f"- machine: {machine_line}; at end {load_average()}",
-        f"- command: `{shlex.join(['python', *sys.argv])}`",
-        f"- request: nq20 question 0 (20 documents), target_ratio 0.25, preset fast; "
-        f"{args.requests} sequential requests per set-up, batch wait 0; RSS of the serving "
-        "process plus its worker", "", *rows, ""])
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text, encoding="utf-8")
-    print(f"\nwrote {args.out}", file=sys.stderr)
-
+    write_table_page(
+        args.out, "What a worker process costs the fast preset", machine_line,
+        f"nq20 question 0 (20 documents), target_ratio 0.25, preset fast; {args.requests} "
+        "sequential requests per set-up, batch wait 0; RSS of the serving process plus its "
+        "worker", rows)
 
 if __name__ == "__main__":
     main()

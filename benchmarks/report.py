@@ -18,6 +18,7 @@ import gzip
 import json
 import os
 import platform
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -54,6 +55,19 @@ def machine() -> str:
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages (timings mean little when another job runs)."""
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def write_table_page(out: str, title: str, machine_line: str, request: str,
+                     rows: Sequence[str]) -> None:
+    """A small results page (title, date, machine, command, request, table) at ``out``."""
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = shlex.join(["python", *sys.argv])
+    text = "\n".join([f"# {title}", "", f"- date: {now}",
+                      f"- machine: {machine_line}; at end {load_average()}",
+                      f"- command: `{command}`", f"- request: {request}", "", *rows, ""])
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(text, encoding="utf-8")
+    print(f"\nwrote {out}", file=sys.stderr)
 
 
 def describe_run(command: str, data: str, machine_line: str, methods: Sequence[str],
