@@ -8,8 +8,8 @@ folder, a key with a limit high enough never to bite) and sends the same 20-docu
 Compresso endpoint ``POST /v1/prompt-compress`` from ``c`` concurrent clients, each sending its
 requests back to back, ``--requests`` requests per client level in all (at least 4 a client).
 Numbers: requests per second over the level's wall time, p50 / p99 latency of one request as the
-client sees it (HTTP included), and errors (any status but 200). The table goes to stdout and to
-``benchmarks/results/load.md``.
+client sees it (HTTP included), and errors (any status but 200, counted by status). The table
+goes to stdout and to ``benchmarks/results/load.md``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -53,21 +55,30 @@ def example(path: str) -> dict[str, object]:
 
 
 class Server:
-    """``tersify serve`` in a subprocess with its own database and one key."""
+    """``tersify serve`` in a subprocess with its own database and one key per name in
+    ``keys`` (``keys[name]`` is its id and secret), ``env`` added to its environment; its
+    log in ``log``."""
 
-    def __init__(self, preset: str) -> None:
+    def __init__(self, preset: str, env: Mapping[str, str] | None = None,
+                 names: Sequence[str] = ("load",)) -> None:
         self.folder = tempfile.TemporaryDirectory(prefix="tersify-load-")
         self.url_db = f"sqlite:///{self.folder.name}/keys.db"
+        self.log = Path(self.folder.name) / "err.txt"
         self.port = _free_port()
-        cli = [sys.executable, "-m", "tersify.cli"]
-        out = subprocess.run([*cli, "keys", "--database-url", self.url_db, "create", "load",
-                              "--rate-limit", "1000000"], capture_output=True, text=True,
-                             check=True).stdout
-        self.key = out.split("secret: ")[1].split()[0]
-        env = {**os.environ, "TERSIFY_PRESET": preset}
-        self.process = subprocess.Popen(
-            [*cli, "serve", "--port", str(self.port), "--database-url", self.url_db],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cli = [str(Path(sys.executable).parent / "tersify")]
+        self.keys: dict[str, tuple[str, str]] = {}
+        for name in names:
+            out = subprocess.run([*cli, "keys", "--database-url", self.url_db, "create", name,
+                                  "--rate-limit", "1000000"], capture_output=True, text=True,
+                                 check=True).stdout
+            self.keys[name] = (out.split("id: ")[1].split()[0],
+                               out.split("secret: ")[1].split()[0])
+        self.key = self.keys[names[0]][1]
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                [*cli, "serve", "--port", str(self.port), "--database-url", self.url_db],
+                env={**os.environ, "TERSIFY_PRESET": preset, **(env or {})},
+                stdout=subprocess.DEVNULL, stderr=log)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -93,20 +104,20 @@ def _free_port() -> int:
 
 
 async def level(server: Server, body: dict[str, object], clients: int,
-                total: int) -> dict[str, float]:
+                total: int) -> dict[str, Any]:
     """Run ``total`` requests from ``clients`` concurrent clients; the level's numbers."""
     each = max(4, math.ceil(total / clients))
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[int] = Counter()
 
     async def client(http: httpx.AsyncClient) -> None:
-        nonlocal errors
         for _ in range(each):
             started = time.perf_counter()
             response = await http.post(server.url + "/v1/prompt-compress", json=body,
                                        headers={"X-API-Key": server.key})
             latencies.append((time.perf_counter() - started) * 1000)
-            errors += response.status_code != 200
+            if response.status_code != 200:
+                errors[response.status_code] += 1
 
     limits = httpx.Limits(max_connections=clients + 4)
     async with httpx.AsyncClient(timeout=600, limits=limits) as http:
@@ -121,6 +132,10 @@ async def level(server: Server, body: dict[str, object], clients: int,
             "p99": ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)], "errors": errors}
 
 
+def _errors(by_status: Counter[int]) -> str:
+    return ", ".join(f"{n} ({status})" for status, n in sorted(by_status.items())) or "0"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     body = example(args.data)
@@ -133,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             for clients in (int(c) for c in args.clients.split(",")):
                 r = asyncio.run(level(server, body, clients, args.requests))
                 rows.append(f"| {preset} | {clients} | {r['requests']:.0f} | {r['rps']:.1f} | "
-                            f"{r['p50']:.1f} | {r['p99']:.1f} | {r['errors']:.0f} |")
+                            f"{r['p50']:.1f} | {r['p99']:.1f} | {_errors(r['errors'])} |")
                 print(rows[-1], flush=True)
         finally:
             server.stop()

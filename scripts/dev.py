@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,9 +121,19 @@ def bench(extra: list[str]) -> None:
         sh(PYTHON, "benchmarks/run.py", "--data", data, "--lingua-python", python,
            "--lingua-n", str(few), "--lm-n", str(few), *BENCH_ARGS)
     sh(PYTHON, "benchmarks/load.py")
-    # The API fuzzed much longer than the test command does (15 examples per operation).
+    sh(PYTHON, "benchmarks/soak.py")
+    # The API fuzzed much longer than the test command does (15 examples per operation), and
+    # the engine's properties with 20,000 examples each (the test command: 2,000).
     sh(PYTHON, "-m", "pytest", "tests/test_schemathesis.py", "-p", "no:cacheprovider",
        env={**os.environ, "TERSIFY_SCHEMATHESIS_EXAMPLES": "500"})
+    properties()
+
+
+def properties(extra: Sequence[str] = ()) -> None:
+    """The engine's Hypothesis properties with 20,000 examples each (profiles in
+    tests/conftest.py); ``-m models`` in ``extra`` adds the model presets'."""
+    sh(PYTHON, "-m", "pytest", "-m", "not models", *PROPERTY_TESTS, *extra,
+       env={**os.environ, "HYPOTHESIS_PROFILE": "props"})
 
 
 def main(argv: list[str]) -> int:
@@ -139,9 +150,8 @@ def main(argv: list[str]) -> int:
             sh(PYTHON, "-m", "pytest", *extra)
         elif command == "bench":
             bench(extra)
-        elif command == "props":  # profiles in tests/conftest.py; add -m models for the models
-            sh(PYTHON, "-m", "pytest", "-m", "not models", *PROPERTY_TESTS, *extra,
-               env={**os.environ, "HYPOTHESIS_PROFILE": "props"})
+        elif command == "props":
+            properties(extra)
         else:
             print(f"unknown command {command!r}: use demo, test, bench or props",
                   file=sys.stderr)

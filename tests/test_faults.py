@@ -11,12 +11,10 @@ Retry-After, logged once per outage, and ``/readyz`` says 503 for as long as it 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import sqlite3
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import ADMIN_TOKEN
+from loadgen import ANSWERED, HealthWatch, Load
 from services import PostgresCluster, RedisProcess
 from test_server_process import CLI, serve
 
@@ -33,95 +32,6 @@ pytestmark = pytest.mark.faults
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SHUTDOWN_S = 5
-BODY = {"context": "The Harbor Line tram opened to passengers on 14 May 1911.\n"
-                   "A single ticket cost two copper pennies.\n"
-                   "The lighthouse was finished in 1887 and automated in 1961.",
-        "query": "When did the tram open?"}
-ANSWERED = {200, 503}  # served, or refused honestly while a back end is out
-
-
-class Load:
-    """``clients`` clients posting to ``/v1/compress`` back to back, from a thread of their
-    own, until the block ends. Keeps every outcome: a status, or the name of a client-side
-    error (a refused or dropped connection, a timeout)."""
-
-    def __init__(self, url: str, secret: str, *, clients: int = 4, timeout: float = 30) -> None:
-        self.url, self.secret, self.clients, self.timeout = url, secret, clients, timeout
-        self.outcomes: list[int | str] = []
-        self.off_shape: list[str] = []  # error answers outside the JSON shape
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
-
-    def mark(self) -> int:
-        return len(self.outcomes)
-
-    def count(self, outcome: int | str, since: int = 0) -> int:
-        return self.outcomes[since:].count(outcome)
-
-    async def _run(self) -> None:
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
-            await asyncio.gather(*(self._client(client) for _ in range(self.clients)))
-
-    async def _client(self, client: httpx.AsyncClient) -> None:
-        while not self._stop.is_set():
-            try:
-                r = await client.post(self.url + "/v1/compress", json=BODY,
-                                      headers={"X-API-Key": self.secret})
-            except httpx.HTTPError as exc:
-                self.outcomes.append(type(exc).__name__)
-                await asyncio.sleep(0.05)
-                continue
-            self.outcomes.append(r.status_code)
-            if r.status_code != 200:
-                if not _error_shape(r):
-                    self.off_shape.append(r.text[:300])
-                await asyncio.sleep(0.05)  # do not spin on fast refusals
-
-
-def _error_shape(r: httpx.Response) -> bool:
-    try:
-        error = r.json()["error"]
-    except (ValueError, KeyError, TypeError):
-        return False
-    fine = set(error) == {"type", "message", "request_id"} and "Traceback" not in r.text
-    return fine and (r.status_code != 503 or r.headers.get("Retry-After", "").isdigit())
-
-
-class HealthWatch:
-    """Polls ``/healthz`` ten times a second with a 1 s timeout; keeps what went wrong."""
-
-    def __init__(self, url: str) -> None:
-        self.url, self.polls = url, 0
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> HealthWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=1.0) as client:
-            while not self._stop.wait(0.1):
-                self.polls += 1
-                try:
-                    r = client.get(self.url + "/healthz")
-                    if r.status_code != 200:
-                        self.failures.append(f"status {r.status_code}")
-                except httpx.HTTPError as exc:
-                    self.failures.append(type(exc).__name__)
 
 
 def wait_for(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:

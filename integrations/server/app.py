@@ -25,7 +25,8 @@ from tersify.compressor import Compressor
 from tersify.errors import TersifyError
 from tersify.integrations.server.auth import Gate
 from tersify.integrations.server.batching import Batcher
-from tersify.integrations.server.errors import ApiError, error_body, install_handlers
+from tersify.integrations.server.errors import error_body, install_handlers
+from tersify.integrations.server.guards import BodyLimit, InFlightLimit
 from tersify.integrations.server.ratelimit import make_limiter
 from tersify.integrations.server.schemas import state_allowed_scorers
 from tersify.integrations.server.settings import ServerSettings, SettingsError
@@ -85,6 +86,7 @@ def create_app(settings: ServerSettings | None = None, *, compressor: Compressor
         on_fallback=app.state.metrics.count_fallback)
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(InFlightLimit, limit=settings.limit_concurrency)
     _observe(app)  # added last, so outermost: it sees every response, 413s and 500s included
     app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
     app.include_router(routes.router)
@@ -135,40 +137,6 @@ def _observe(app: Any) -> None:
             "status": response.status_code, "ms": round(elapsed * 1000, 2),
             "key_id": getattr(request.state, "key_id", None)}))
         return response
-
-
-class BodyLimit:
-    """413 in the JSON error shape for bodies over ``limit`` bytes, declared or streamed."""
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > self.limit:
-            await self._too_large(scope, send)
-            return
-        seen = 0
-
-        async def counted() -> Any:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise ApiError(413, "too_large", f"body over {self.limit} bytes")
-            return message
-
-        await self.app(scope, counted, send)
-
-    async def _too_large(self, scope: Any, send: Any) -> None:
-        rid = scope.get("state", {}).get("request_id")
-        body = json.dumps(error_body("too_large", f"body over {self.limit} bytes", rid))
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": body.encode()})
 
 
 def _build_scorers(engine: Compressor, names: tuple[str, ...]) -> None:

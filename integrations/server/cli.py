@@ -152,9 +152,15 @@ def _serve(args: argparse.Namespace, settings: ServerSettings, out: TextIO) -> i
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
                 proxy_headers=settings.forwarded_allow_ips is not None,
                 forwarded_allow_ips=settings.forwarded_allow_ips or "",
-                limit_concurrency=settings.limit_concurrency,
+                limit_concurrency=uvicorn_backstop(settings.limit_concurrency),
                 timeout_graceful_shutdown=settings.shutdown_timeout_s)
     return 0
+
+
+def uvicorn_backstop(limit: int) -> int:
+    """uvicorn's own limit, above the app's (which answers in the JSON shape): uvicorn counts
+    idle keep-alive connections as well, and answers in plain text."""
+    return 2 * limit + 16
 
 
 def _keys(args: argparse.Namespace, store: KeyStore, out: TextIO) -> int:

@@ -74,8 +74,9 @@ class ServerSettings:
         max_queue: Requests waiting for or in the engine at most; more get 503 at once.
         deadline_s: Seconds a request may wait for and spend in the engine; later it gets
             504, unbilled.
-        limit_concurrency: Connections and requests uvicorn serves at once; more get 503
-            (``tersify serve``).
+        limit_concurrency: Requests in the server at once (``/healthz`` aside); more get 503
+            with ``Retry-After`` in the JSON shape. ``tersify serve`` also has uvicorn refuse
+            connections beyond twice as many (plus 16), in plain text.
         shutdown_timeout_s: Seconds a stopping server (SIGTERM) waits for the requests in
             flight before it cancels them (``tersify serve``).
         allowed_scorers: The scorers a request may name (``TERSIFY_ALLOWED_SCORERS``, comma-
