@@ -7,7 +7,8 @@ folder, a key with a limit high enough never to bite) and sends the same 20-docu
 (question 0 of ../shared/eval/nq20.jsonl, about 2,400 cl100k tokens, ratio 0.25) to the
 Compresso endpoint ``POST /v1/prompt-compress`` from ``c`` concurrent clients, each sending its
 requests back to back, ``--requests`` requests per client level in all (at least 4 a client).
-Numbers: requests per second over the level's wall time, p50 / p99 latency of one request as the
+Numbers: requests per second over the level's wall time (beside the engine's own rate in
+one process, so the server's overhead is a ratio), p50 / p99 latency of one request as the
 client sees it (HTTP included), and errors (any status but 200, counted by status). The table
 goes to stdout and to ``benchmarks/results/load.md``.
 """
@@ -136,26 +137,63 @@ def _errors(by_status: Counter[int]) -> str:
     return ", ".join(f"{n} ({status})" for status, n in sorted(by_status.items())) or "0"
 
 
+def engine_rate(preset: str, body: dict[str, Any], seconds: float = 10) -> float:
+    """Requests per second of the engine called in this process, one request after another
+    (no score cache: every call scores), for ``seconds`` after one warm-up call."""
+    import tersify
+
+    compressor = tersify.Compressor(preset=preset)
+    fields = {"contexts": body["context"], "question": body["question"],
+              "target_ratio": body["target_ratio"]}
+    compressor.compress(**fields)
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        compressor.compress(**fields)
+        done += 1
+    return done / (time.perf_counter() - started)
+
+
+def server_rss_mb(pid: int) -> float:
+    """Resident memory of the serving process and its children (the engine worker)."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    total = 0
+    for each in [pid, *map(int, found.stdout.split())]:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines()
+                       if line.startswith("VmRSS:")), 0)
+    return total / 1024
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     body = example(args.data)
     machine_line = machine()
-    rows = ["| preset | clients | requests | req/s | p50 ms | p99 ms | errors |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| preset | clients | requests | req/s | p50 ms | p99 ms | errors | engine req/s "
+            "| HTTP / engine | server RSS MB |", "|---|---|---|---|---|---|---|---|---|---|"]
     for preset in args.presets.split(","):
+        engine = engine_rate(preset, body)  # before the server starts: it has the cores alone
         server = Server(preset)
         try:
             for clients in (int(c) for c in args.clients.split(",")):
                 r = asyncio.run(level(server, body, clients, args.requests))
                 rows.append(f"| {preset} | {clients} | {r['requests']:.0f} | {r['rps']:.1f} | "
-                            f"{r['p50']:.1f} | {r['p99']:.1f} | {_errors(r['errors'])} |")
+                            f"{r['p50']:.1f} | {r['p99']:.1f} | {_errors(r['errors'])} | "
+                            f"{engine:.1f} | {r['rps'] / engine:.2f} | "
+                            f"{server_rss_mb(server.process.pid):.0f} |")
                 print(rows[-1], flush=True)
         finally:
             server.stop()
     write_table_page(
         args.out, "tersify load benchmark", machine_line,
         "nq20 question 0 (20 documents, ~2,400 cl100k tokens), target_ratio 0.25, "
-        "POST /v1/prompt-compress; one uvicorn process, SQLite", rows)
+        "POST /v1/prompt-compress; one uvicorn process, SQLite, the engine in one worker "
+        "process. engine req/s: the same request compressed in the benchmark's own process, "
+        "one after another, before the server starts; server RSS: the serving process and "
+        "its worker after the level", rows)
+
 
 if __name__ == "__main__":
     main()
