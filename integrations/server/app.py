@@ -26,8 +26,8 @@ from tersify.errors import TersifyError
 from tersify.integrations.server.auth import Gate
 from tersify.integrations.server.batching import Batcher
 from tersify.integrations.server.errors import ApiError, error_body, install_handlers
+from tersify.integrations.server.native import state_allowed_scorers
 from tersify.integrations.server.ratelimit import make_limiter
-from tersify.integrations.server.schemas import state_allowed_scorers
 from tersify.integrations.server.settings import ServerSettings, SettingsError
 from tersify.integrations.server.store import KeyStore
 
