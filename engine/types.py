@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from tersify._checks import (
     entries,
@@ -22,19 +22,24 @@ from tersify._checks import (
 from tersify.errors import InvalidRequestError
 
 __all__ = [
+    "GRANULARITIES",
+    "REORDERS",
     "CompressionRequest",
     "CompressionResult",
     "CompressionStats",
     "Document",
     "DocumentResult",
+    "Granularity",
     "Reorder",
     "Span",
 ]
 
+# The one place these values are written: the checks below and the server's schemas (and so its
+# OpenAPI) read them from here.
 Reorder = Literal["original", "relevance", "edges"]
 Granularity = Literal["word", "sentence", "document"]
-_REORDERS = ("original", "relevance", "edges")
-_GRANULARITIES = ("word", "sentence", "document")
+REORDERS: tuple[Reorder, ...] = get_args(Reorder)
+GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
 MAX_FORCE_KEEP = 200
 
 
@@ -150,9 +155,9 @@ class CompressionRequest:
         require_count("preserve_first", self.preserve_first)
         require_count("preserve_last", self.preserve_last)
         require("keep_digits", self.keep_digits, bool, "true or false")
-        require_choice("reorder", self.reorder, _REORDERS)
+        require_choice("reorder", self.reorder, REORDERS)
         if self.granularity is not None:
-            require_choice("granularity", self.granularity, _GRANULARITIES)
+            require_choice("granularity", self.granularity, GRANULARITIES)
         # Names are looked up (and unknown ones listed) by get_policy and get_scorer.
         require_name("policy", self.policy)
         require_name("scorer", self.scorer, optional=True)

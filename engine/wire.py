@@ -78,7 +78,9 @@ def _document(entry: Any, index: int) -> Document:
     if unknown or "text" not in entry:
         raise InvalidRequestError(
             f"contexts[{index}] needs 'text' and allows only {', '.join(_DOCUMENT_FIELDS)}")
-    doc_id, metadata = entry.get("id"), entry.get("metadata") or {}
+    doc_id, metadata = entry.get("id"), entry.get("metadata")
+    if metadata is None:  # null: no metadata (but 0, "" or [] are wrong, not empty)
+        metadata = {}
     if doc_id is not None and not isinstance(doc_id, str):
         raise InvalidRequestError(f"contexts[{index}].id must be a string")
     if not isinstance(metadata, Mapping):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -22,6 +23,8 @@ from tersify.types import CompressionRequest, CompressionResult, Document, Docum
 __all__ = ["AdapterOptions", "Backend", "acompress", "backend_of", "compress", "stats_of"]
 
 METADATA_KEY = "tersify"
+# The engine's request defaults: the adapters' options that are request fields default to them.
+_REQUEST_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(CompressionRequest)}
 
 
 class Backend(Protocol):
@@ -38,10 +41,10 @@ class AdapterOptions(BaseModel):
     compressor: Any = Field(default=None, exclude=True)
     base_url: str | None = None
     preset: str = "fast"
-    target_ratio: float | Literal["auto"] | None = 0.5
-    target_tokens: int | None = None
-    scorer: str | None = None
-    policy: str = "tersify"
+    target_ratio: float | Literal["auto"] | None = _REQUEST_DEFAULTS["target_ratio"]
+    target_tokens: int | None = _REQUEST_DEFAULTS["target_tokens"]
+    scorer: str | None = _REQUEST_DEFAULTS["scorer"]
+    policy: str = _REQUEST_DEFAULTS["policy"]
     force_keep: list[str] = Field(default_factory=list)
     reorder: bool = False
     fail_open: bool = False

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import make_app, start_server, stop_server
 
+from tersify import available_policies
+
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Chromium on a machine without network: no background connections, no sandbox as root.
@@ -30,6 +32,7 @@ def test_playground_shows_kept_words_and_every_policy(tmp_path: Path) -> None:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
             page = browser.new_page()
             page.goto(url + "/")
+            assert page.locator("#policy option").all_inner_texts() == list(available_policies())
             page.fill("#context", CONTEXT)
             page.fill("#question", "When did the Harbor Line tram open?")
             page.locator("#ratio").fill("0.4")
@@ -43,7 +46,7 @@ def test_playground_shows_kept_words_and_every_policy(tmp_path: Path) -> None:
                 CONTEXT.replace("\n", "")
             policies = page.locator("#compare tbody tr").evaluate_all(
                 "rows => rows.map(r => r.dataset.policy)")
-            assert policies == ["tersify", "fifo", "truncation", "summarization", "h2o"]
+            assert policies == list(available_policies())
             assert "tokens" in page.locator("#stats").inner_text()
             page.screenshot(path=str(tmp_path / "playground.png"))
             page.fill("#context", "")

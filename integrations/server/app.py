@@ -27,8 +27,8 @@ from tersify.integrations.server.auth import Gate
 from tersify.integrations.server.batching import Batcher
 from tersify.integrations.server.errors import error_body, install_handlers
 from tersify.integrations.server.guards import BodyLimit, InFlightLimit
+from tersify.integrations.server.native import state_allowed_scorers
 from tersify.integrations.server.ratelimit import make_limiter
-from tersify.integrations.server.schemas import state_allowed_scorers
 from tersify.integrations.server.settings import ServerSettings, SettingsError
 from tersify.integrations.server.store import KeyStore
 

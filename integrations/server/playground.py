@@ -3,13 +3,15 @@
 ``/api/compress`` takes SuperCompress's fields plus ``policy`` and ``compare``; it is limited per
 client address (settings.playground_limit per window, each policy run counting as one request)
 and records no usage. The page is served with a Content-Security-Policy that allows only its
-own inline script and style (by hash), requests to this origin, and no framing.
+own inline script and style (by hash), requests to this origin, and no framing. Its policy
+choices are the engine's (names.py), written into the page when it is first served.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads route annotations at run time.
 import base64
 import functools
 import hashlib
+import html
 import re
 from importlib.resources import files
 
@@ -20,16 +22,23 @@ from fastapi.responses import HTMLResponse
 from tersify.integrations.server import schemas as s
 from tersify.integrations.server import translate
 from tersify.integrations.server.errors import ERROR_RESPONSES
+from tersify.integrations.server.names import DEFAULT_POLICY, POLICIES
 
 router = APIRouter()
-POLICIES = ("tersify", "fifo", "truncation", "summarization", "h2o")
+POLICY_SLOT = "<!-- policy options -->"
+
+
+def policy_options() -> str:
+    """The ``<option>`` elements of the page's policy choice, the engine's default selected."""
+    return "".join(f"<option{' selected' if name == DEFAULT_POLICY else ''}>"
+                   f"{html.escape(name)}</option>" for name in POLICIES)
 
 
 @functools.cache
 def _page() -> tuple[str, dict[str, str]]:
     """The page and its headers: a policy naming the page's own inline code by its hash."""
-    html = files("tersify.integrations.server").joinpath("static/playground.html")
-    text = html.read_text(encoding="utf-8")
+    source = files("tersify.integrations.server").joinpath("static/playground.html")
+    text = source.read_text(encoding="utf-8").replace(POLICY_SLOT, policy_options())
 
     def hashes(tag: str) -> str:  # our own file, not client input
         blocks = re.findall(f"<{tag}>(.*?)</{tag}>", text, flags=re.DOTALL)

@@ -20,6 +20,7 @@ from tersify.integrations.server import translate
 from tersify.integrations.server.errors import ERROR_RESPONSES, ApiError
 from tersify.integrations.server.health import unready
 from tersify.integrations.server.limits import LIMITS_DOC, MAX_BATCH
+from tersify.integrations.server.native import NativeBatch, NativeBody
 from tersify.integrations.server.store import ApiKey
 from tersify.types import CompressionRequest, CompressionResult
 from tersify.wire import request_from_dict
@@ -182,9 +183,9 @@ NATIVE_DOC = (
 
 @router.post("/v1/tersify", tags=["Native"], responses=ERROR_RESPONSES,
              summary="The full engine request (or a batch)", description=NATIVE_DOC)
-async def native(request: Request, key: Key, body: s.NativeBody) -> Response:
-    batch = isinstance(body, s.NativeBatch)
-    items = body.requests if isinstance(body, s.NativeBatch) else [body]
+async def native(request: Request, key: Key, body: NativeBody) -> Response:
+    batch = isinstance(body, NativeBatch)
+    items = body.requests if isinstance(body, NativeBatch) else [body]
     for i, item in enumerate(items):
         _check_scorer(request, item.scorer, f"requests.{i}.scorer" if batch else "scorer")
     await anyio.to_thread.run_sync(request.app.state.gate.charge, request, key, len(items))

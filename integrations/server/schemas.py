@@ -3,16 +3,15 @@
 Where the documents are vague, the choice is written on the field (and so in the OpenAPI).
 Request models are strict (no "1" for 1, no 0 for false) and closed (unknown fields are a 400),
 so that what the schema says is exactly what the server accepts. The size limits of every body
-come from limits.py.
+come from limits.py, the engine's names (policies) from names.py. The native body, the engine's
+own request, is in native.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,6 +23,7 @@ from pydantic import (
 )
 
 from tersify.integrations.server import limits
+from tersify.integrations.server.names import DEFAULT_POLICY, PolicyName
 
 
 def integral(value: Any) -> Any:
@@ -133,7 +133,7 @@ class SuperRequest(BaseModel):
 
 class PlaygroundRequest(SuperRequest):
     compare: StrictBool = Field(default=False, description="Also run every policy side by side.")
-    policy: Literal["tersify", "fifo", "truncation", "summarization", "h2o"] = "tersify"
+    policy: PolicyName = DEFAULT_POLICY
 
 
 class SuperResponse(BaseModel):
@@ -197,111 +197,3 @@ class ScaleDownResponse(BaseModel):
     successful: bool
     latency_ms: float
     request_metadata: ScaleDownMetadata
-
-
-# --- native: POST /v1/tersify ------------------------------------------------------------------
-
-
-class NativeDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    text: str = Field(max_length=limits.MAX_CONTEXT_CHARS)
-    id: Annotated[str, Field(max_length=limits.MAX_ID_CHARS),
-                  AfterValidator(limits.checked_id)] | None = None
-    metadata: Annotated[dict[str, Any], AfterValidator(limits.checked_metadata)] = Field(
-        default_factory=dict, description="Echoed in the result: at most "
-        f"{limits.MAX_METADATA_BYTES:,} bytes as JSON, {limits.MAX_METADATA_DEPTH} levels deep, "
-        "valid Unicode, finite numbers.")
-
-    def chars(self) -> int:
-        return limits.text_chars([self.text, self.id]) + limits.metadata_chars(self.metadata)
-
-
-def _context_kind(value: Any) -> str:
-    return "text" if isinstance(value, str) else "document"
-
-
-# A string or a document; the discriminator reports only the errors of the form that was sent.
-NativeContext = Annotated[
-    Annotated[NativeDocument, Tag("document")]
-    | Annotated[Annotated[str, Field(max_length=limits.MAX_CONTEXT_CHARS)], Tag("text")],
-    Discriminator(_context_kind)]
-NativeContexts = Annotated[list[NativeContext],
-                           Field(min_length=1, max_length=limits.MAX_CONTEXTS)]
-NativeText = Annotated[str, Field(max_length=limits.MAX_NATIVE_TEXT_CHARS)]
-
-
-class NativeRequest(BaseModel):
-    """tersify.CompressionRequest as JSON; exactly one of contexts and prompt."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
-        "oneOf": [{"required": ["contexts"]}, {"required": ["prompt"]}]})
-    contexts: NativeContexts = Field(
-        default=None,  # type: ignore[arg-type]
-        description=f"At most {limits.MAX_CONTEXTS:,}; each a string or {{text, id, metadata}} "
-        f"whose text is at most {limits.MAX_CONTEXT_CHARS:,} characters.")
-    prompt: str = Field(default=None, max_length=limits.MAX_CONTEXT_CHARS)  # type: ignore[assignment]
-    instruction: NativeText = ""
-    question: NativeText = ""
-    target_ratio: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = Field(
-        default=0.5, description="Ignored when target_tokens is set.")
-    target_tokens: Annotated[int, Field(ge=1), BeforeValidator(integral)] | None = Field(
-        default=None, description="Overrides target_ratio when set.")
-    force_keep: list[KeepString] = Field(default_factory=list, max_length=100)
-    force_keep_patterns: list[Annotated[KeepString, Field(json_schema_extra={"format": "regex"})]] \
-        = Field(default_factory=list, max_length=100, description="RE2 syntax (linear time): no "
-                "backreferences or lookaround.")
-    preserve_first: Int = Field(default=0, ge=0, le=1000)
-    preserve_last: Int = Field(default=0, ge=0, le=1000)
-    keep_digits: StrictBool = False
-    reorder: Literal["original", "relevance", "edges"] = "original"
-    granularity: Literal["word", "sentence", "document"] | None = None
-    policy: Literal["tersify", "fifo", "truncation", "summarization", "h2o"] = "tersify"
-    scorer: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
-        default=None, description="One of the scorers this server allows (listed here); the "
-        "server's preset scorer when null.")
-
-    def chars(self) -> int:
-        docs = sum(d.chars() if isinstance(d, NativeDocument) else len(d)
-                   for d in self.contexts or [])
-        return docs + limits.text_chars([self.prompt, self.instruction, self.question,
-                                         *self.force_keep, *self.force_keep_patterns])
-
-    @model_validator(mode="after")
-    def _bounded(self) -> Self:
-        chars = self.chars()
-        if chars > limits.MAX_TOTAL_CHARS:
-            raise limits.too_large("the request", chars, limits.MAX_TOTAL_CHARS)
-        return self
-
-
-class NativeBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    requests: list[NativeRequest] = Field(
-        min_length=1, max_length=limits.MAX_BATCH,
-        description=f"At most {limits.MAX_BATCH} requests with {limits.MAX_BATCH_CONTEXTS:,} "
-        f"contexts and {limits.MAX_TOTAL_CHARS:,} characters in all.")
-
-    @model_validator(mode="after")
-    def _bounded(self) -> Self:
-        contexts = sum(len(r.contexts or []) for r in self.requests)
-        if contexts > limits.MAX_BATCH_CONTEXTS:
-            raise limits.too_large("the batch", contexts, limits.MAX_BATCH_CONTEXTS, "contexts")
-        chars = sum(r.chars() for r in self.requests)
-        if chars > limits.MAX_TOTAL_CHARS:
-            raise limits.too_large("the batch", chars, limits.MAX_TOTAL_CHARS)
-        return self
-
-
-def _body_kind(value: Any) -> str:
-    return "NativeBatch" if isinstance(value, dict) and "requests" in value else "NativeRequest"
-
-
-# One request or a batch, told apart by "requests": errors name only the form that was sent.
-NativeBody = Annotated[Annotated[NativeRequest, Tag("NativeRequest")]
-                       | Annotated[NativeBatch, Tag("NativeBatch")], Discriminator(_body_kind)]
-
-
-def state_allowed_scorers(openapi: dict[str, Any], allowed: Sequence[str]) -> None:
-    """Write the scorers a server allows into its OpenAPI (the request model lists none)."""
-    field = openapi["components"]["schemas"]["NativeRequest"]["properties"]["scorer"]
-    field["anyOf"] = [{"type": "string", "enum": list(allowed)}, {"type": "null"}]
