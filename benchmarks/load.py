@@ -59,7 +59,7 @@ class Server:
         self.folder = tempfile.TemporaryDirectory(prefix="tersify-load-")
         self.url_db = f"sqlite:///{self.folder.name}/keys.db"
         self.port = _free_port()
-        cli = [sys.executable, "-m", "tersify.cli"]
+        cli = [sys.executable, "-m", "tersify.integrations.cli"]
         out = subprocess.run([*cli, "keys", "--database-url", self.url_db, "create", "load",
                               "--rate-limit", "1000000"], capture_output=True, text=True,
                              check=True).stdout

@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _server_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    # The only place the engine reaches into integrations: the one ``tersify`` command hosts the
-    # server's commands when the ``server`` extra is installed (imported lazily, never at import).
+    # The one ``tersify`` command hosts the server's commands when the ``server`` extra is
+    # installed; without it (importing the server package needs FastAPI) compress and demo work.
     try:
         from tersify.integrations.server.cli import add_commands
     except ImportError:
