@@ -66,7 +66,7 @@ class Server:
         self.url_db = f"sqlite:///{self.folder.name}/keys.db"
         self.log = Path(self.folder.name) / "err.txt"
         self.port = _free_port()
-        cli = [str(Path(sys.executable).parent / "tersify")]
+        cli = [sys.executable, "-m", "tersify.integrations.cli"]
         self.keys: dict[str, tuple[str, str]] = {}
         for name in names:
             out = subprocess.run([*cli, "keys", "--database-url", self.url_db, "create", name,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from tersify.compressor import Compressor, auto_ratio
+from tersify.compressor import Compressor
 from tersify.errors import InvalidRequestError, MissingDependencyError, TersifyError
+from tersify.job import auto_ratio
 from tersify.policies import Tuning, available_policies
 from tersify.presets import available_presets
 from tersify.scorers import Scorer, Scores, available_scorers, get_scorer

@@ -1,9 +1,9 @@
-"""Assembly: kept words back to text, spans and the final prompt.
+"""Assembly: kept words back to text, spans, document order and the final prompt.
 
 Kept words that follow each other in the original become one span, original whitespace
 included. Spans of one document are joined by a newline where the gap between them held one,
-else by a space: whitespace is the only text the output adds. Documents are joined by a blank
-line, and so are instruction, contexts and question.
+else by a space: whitespace is the only text the output adds. Documents are put in the order
+the request asks for and joined by a blank line, and so are instruction, contexts and question.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from tersify.segment import Segmented
 from tersify.types import Span
 
-__all__ = ["PART_SEPARATOR", "join_prompt", "render", "spans_of"]
+__all__ = ["PART_SEPARATOR", "doc_order", "join_prompt", "ordered_prompt", "render",
+           "render_documents", "spans_of"]
 
 PART_SEPARATOR = "\n\n"
 
@@ -44,6 +45,34 @@ def render(text: str, spans: Sequence[Span]) -> str:
     return "".join(parts)
 
 
+def render_documents(docs: Sequence[Segmented],
+                     kept: Sequence[Sequence[int]]) -> list[tuple[list[Span], str]]:
+    """Spans and compressed text of each document, from its sorted local kept word indices."""
+    out = []
+    for doc, local in zip(docs, kept):
+        spans = spans_of(doc, local)
+        out.append((spans, render(doc.text, spans)))
+    return out
+
+
+def doc_order(reorder: str, relevance: list[float]) -> list[int]:
+    """Document order in the prompt: original, by relevance, or most relevant at the edges."""
+    idx = list(range(len(relevance)))
+    if reorder == "original":
+        return idx
+    ranked = sorted(idx, key=lambda d: (-relevance[d], d))
+    if reorder == "relevance":
+        return ranked
+    front, back = ranked[0::2], ranked[1::2]
+    return front + back[::-1]
+
+
 def join_prompt(instruction: str, contexts: Sequence[str], question: str) -> str:
     """Instruction, non-empty contexts and question, separated by blank lines."""
     return PART_SEPARATOR.join(p for p in (instruction, *contexts, question) if p)
+
+
+def ordered_prompt(instruction: str, texts: Sequence[str], question: str, *, reorder: str,
+                   relevance: list[float]) -> str:
+    """The final prompt: instruction, the documents' ``texts`` in ``reorder`` order, question."""
+    return join_prompt(instruction, [texts[d] for d in doc_order(reorder, relevance)], question)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tersify import fit
-from tersify.fit import Job
+from tersify.job import Job
 from tersify.policies import Tuning, get_policy
 from tersify.presets import get_preset
 from tersify.scorers import Scorer, Scores, get_scorer
@@ -20,21 +20,9 @@ from tersify.segment import Segmented, segment
 from tersify.tokens import TokenCounter, get_token_counter
 from tersify.types import CompressionRequest, CompressionResult
 
-__all__ = ["Compressor", "auto_ratio"]
+__all__ = ["Compressor"]
 
 Progress = Callable[[int, int], None]
-
-
-def auto_ratio(context_tokens: int) -> float:
-    """The ratio ``target_ratio="auto"`` picks: ``sqrt(500 / tokens)`` clamped to [0.1, 0.8].
-
-    Short contexts are barely touched (up to 780 tokens keep 80%), a 20-document RAG prompt of
-    2,400 tokens keeps about 46%, and 50,000 tokens or more keep 10%: the longer the context,
-    the more of it is redundant for one question.
-    """
-    if context_tokens <= 0:
-        return 0.8
-    return float(min(0.8, max(0.1, (500 / context_tokens) ** 0.5)))
 
 
 class Compressor:
@@ -112,7 +100,6 @@ class Compressor:
         policy = get_policy(req.policy)
         docs = [segment(d.text) for d in req.documents]
         job = Job.build(req, docs, self.tokens, linear_patterns=self.linear_patterns)
-        job.target = req.target_tokens or self._ratio_target(req, job)
         scorer_name = None
         scores: Scores | None = None
         if policy.uses_scorer:
@@ -123,8 +110,8 @@ class Compressor:
         keep = min(1.0, job.context_budget_estimate() / max(1, sum(job.costs)))
         plan = policy.plan(docs, scores, self.tuning, keep)
         kept, compressed_tokens = fit.run(job, plan)
-        return fit.result(job, plan, kept, compressed_tokens, policy=policy.name,
-                          scorer=scorer_name, started=started)
+        return job.result(plan, kept, compressed_tokens, policy=policy.name, scorer=scorer_name,
+                          started=started)
 
     def compress_many(
         self, requests: Iterable[CompressionRequest], *, progress: Progress | None = None
@@ -137,13 +124,6 @@ class Compressor:
             if progress is not None:
                 progress(i + 1, len(todo))
         return results
-
-    def _ratio_target(self, req: CompressionRequest, job: Job) -> int:
-        if req.target_ratio == "auto":
-            ratio = auto_ratio(sum(job.doc_tokens))
-        else:
-            ratio = float(req.target_ratio or 0.5)
-        return max(1, int(ratio * job.original_tokens))
 
     def __repr__(self) -> str:
         return (f"Compressor(preset={self.preset!r}, scorer={self.default_scorer!r}, "

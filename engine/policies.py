@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tersify.errors import InvalidRequestError
+from tersify.normalize import minmax, zscores
 from tersify.scorers import Scores
 from tersify.scorers.lexical import terms_of
 from tersify.segment import Segmented
@@ -75,21 +76,6 @@ class Policy:
     question_aware: bool
     uses_scorer: bool
     plan: PlanFn
-
-
-def zscores(values: Sequence[float]) -> list[float]:
-    """Standard scores; all zeros when the values do not vary."""
-    if not values:
-        return []
-    mean = sum(values) / len(values)
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
-    return [(v - mean) / std if std > 1e-12 else 0.0 for v in values]
-
-
-def minmax(values: Sequence[float]) -> list[float]:
-    """Scale to [0, 1]; all ones when the values do not vary."""
-    lo, hi = (min(values), max(values)) if values else (0.0, 0.0)
-    return [(v - lo) / (hi - lo) if hi > lo else 1.0 for v in values]
 
 
 def _tersify(

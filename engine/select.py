@@ -4,17 +4,18 @@ The selector sees a document set as one flat sequence of words, grouped into uni
 estimated token cost per word, a priority per unit and an importance per word. It keeps
 forced words first, then whole units by priority, then (at word granularity) prunes the least
 important words of the kept units and fills what is left with the best words of the next units.
-It records what it added in order, so the caller can take back the last additions if the exact
-token count of the assembled text is over budget.
+It records what it added in order, so the caller can :func:`take_back` the last additions when
+the exact token count of the assembled text is over budget, and :func:`grow` the selection
+again when it is under.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-__all__ = ["Selection", "SelectionProblem", "select"]
+__all__ = ["Selection", "SelectionProblem", "grow", "select", "take_back", "unit_order"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +26,8 @@ class SelectionProblem:
         unit_spans: ``(first_word, last_word_exclusive)`` of each unit.
         unit_blocks: Whether each unit is a block that goes whole or not at all.
         unit_priority: Higher is kept first.
-        word_cost: Estimated tokens of each word, including the whitespace before it.
+        word_cost: Estimated tokens of each word, including the whitespace before it; at
+            least 1 (a word that shares a token with its neighbour still costs one).
         word_importance: Higher survives pruning and is added first when filling.
         budget: Estimated tokens available for the words.
         forced: Words that are always kept.
@@ -51,10 +53,18 @@ class SelectionProblem:
 
 @dataclass(kw_only=True)
 class Selection:
-    """Kept words and the order in which they were added (forced words first)."""
+    """Kept words: the forced ones, then groups of additions in the order they were made.
 
-    kept: set[int] = field(default_factory=set)
+    Attributes:
+        forced: The forced words, sorted; kept whatever the budget, never taken back.
+        groups: The additions, oldest first; :func:`take_back` starts from the last.
+        kept: Every kept word: the forced ones and those of the groups.
+        spent: Estimated tokens of the kept words.
+    """
+
+    forced: list[int] = field(default_factory=list)
     groups: list[list[int]] = field(default_factory=list)
+    kept: set[int] = field(default_factory=set)
     spent: float = 0.0
 
     def add(self, words: list[int], cost: Sequence[int]) -> None:
@@ -75,19 +85,51 @@ def select(problem: SelectionProblem) -> Selection:
     """Choose words under ``problem.budget`` (see the module docstring)."""
     cost = problem.word_cost
     forced = sorted(problem.forced)
-    # Group 0 is always the forced group, even when empty, so callers never take it back.
-    chosen = Selection(kept=set(forced), groups=[forced], spent=sum(cost[w] for w in forced))
+    chosen = Selection(forced=forced, kept=set(forced), spent=sum(cost[w] for w in forced))
     order = unit_order(problem)
     factor = problem.unit_budget_factor if problem.granularity == "word" else 1.0
-    add_units(problem, chosen, order, problem.budget * max(factor, 1.0))
+    _add_units(problem, chosen, order, problem.budget * max(factor, 1.0))
     if chosen.spent > problem.budget:
         _prune(problem, chosen)
     if problem.granularity == "word":
-        fill(problem, chosen, order)
+        _fill(problem, chosen, order)
     return chosen
 
 
-def add_units(problem: SelectionProblem, chosen: Selection, order: list[int], limit: float) -> None:
+def grow(problem: SelectionProblem, chosen: Selection, order: list[int], slack: float) -> None:
+    """Add to ``chosen`` about ``slack`` more estimated tokens, best units first.
+
+    Nothing kept is removed. ``order`` is :func:`unit_order` of ``problem``.
+    """
+    limit = chosen.spent + slack
+    if problem.granularity == "word":
+        _fill(replace(problem, budget=limit), chosen, order)
+    else:
+        _add_units(problem, chosen, order, limit)
+
+
+def take_back(problem: SelectionProblem, chosen: Selection, over: float) -> None:
+    """Take back the last additions worth about ``over`` estimated tokens.
+
+    At word granularity the last group loses its least important words first; a group with
+    nothing left to prune goes whole. Forced words are never taken back. Removing as much as
+    the overshoot in one step (not one group per exact count) keeps the number of exact counts
+    logarithmic: 10,000 one-word documents need a handful, not 10,000.
+    """
+    removed = 0
+    while removed < over and chosen.groups:
+        group = chosen.groups[-1]
+        if problem.granularity == "word" and len(group) > 1:
+            victims = [w for w in group if w not in problem.protected]
+            pruned = _drop_words(problem, chosen, victims, over - removed, [group])
+            removed += pruned
+            if group and pruned:  # else only protected words are left: the group goes whole
+                return
+        removed += _drop_last_group(problem, chosen)
+
+
+def _add_units(problem: SelectionProblem, chosen: Selection, order: list[int],
+               limit: float) -> None:
     cost = problem.word_cost
     for u in order:
         first, last = problem.unit_spans[u]
@@ -100,27 +142,50 @@ def add_units(problem: SelectionProblem, chosen: Selection, order: list[int], li
 
 
 def _prune(problem: SelectionProblem, chosen: Selection) -> None:
+    """Bring an over-budget selection back under budget, least important words first."""
     blocks = {w for (a, b), blk in zip(problem.unit_spans, problem.unit_blocks) if blk
               for w in range(a, b)}
     fixed = problem.forced | problem.protected | blocks
-    removable = sorted((w for w in chosen.kept if w not in fixed),
-                       key=lambda w: (problem.word_importance[w], -w))
+    removable = [w for w in chosen.kept if w not in fixed]
+    _drop_words(problem, chosen, removable, chosen.spent - problem.budget, chosen.groups)
+    # Units are still over budget when blocks alone overflow it: take whole groups back.
+    while chosen.spent > problem.budget and chosen.groups:
+        _drop_last_group(problem, chosen)
+
+
+def _drop_words(problem: SelectionProblem, chosen: Selection, candidates: Iterable[int],
+                over: float, groups: Sequence[list[int]]) -> int:
+    """Drop the least important ``candidates`` worth ``over`` estimated tokens.
+
+    The dropped words leave ``chosen`` and ``groups`` (the groups that hold them). Each word
+    counts at least one token. Returns the tokens removed.
+    """
+    victims = sorted(candidates, key=lambda w: (problem.word_importance[w], -w))
     dropped: set[int] = set()
-    for w in removable:
-        if chosen.spent <= problem.budget:
+    removed = 0
+    for w in victims:
+        if removed >= over:
             break
         dropped.add(w)
+        removed += max(1, problem.word_cost[w])
         chosen.spent -= problem.word_cost[w]
-    chosen.kept -= dropped
-    chosen.groups = [[w for w in g if w not in dropped] for g in chosen.groups]
-    # Units are still over budget when blocks alone overflow it: take whole groups back.
-    while chosen.spent > problem.budget and len(chosen.groups) > 1:
-        group = chosen.groups.pop()
-        chosen.kept -= set(group)
-        chosen.spent -= sum(problem.word_cost[w] for w in group)
+    if dropped:
+        for group in groups:
+            group[:] = [w for w in group if w not in dropped]
+        chosen.kept -= dropped
+    return removed
 
 
-def fill(problem: SelectionProblem, chosen: Selection, order: list[int]) -> None:
+def _drop_last_group(problem: SelectionProblem, chosen: Selection) -> int:
+    """Take the last group back whole; returns its tokens (at least 1 unless it was empty)."""
+    group = chosen.groups.pop()
+    chosen.kept.difference_update(group)
+    cost = sum(problem.word_cost[w] for w in group)
+    chosen.spent -= cost
+    return max(1, cost) if group else 0
+
+
+def _fill(problem: SelectionProblem, chosen: Selection, order: list[int]) -> None:
     """Spend what is left on parts of the next units, best unit first.
 
     A part is the contiguous run of missing words with the most importance that fits, so a

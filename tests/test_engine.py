@@ -17,7 +17,7 @@ from tersify import (
     auto_ratio,
     get_token_counter,
 )
-from tersify.fit import doc_order
+from tersify.assemble import doc_order
 from tersify.scorers.lexical import LexicalScorer
 from tersify.segment import Segmented, segment
 

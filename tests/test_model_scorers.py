@@ -179,7 +179,7 @@ def test_classifier_rejects_a_bad_keep_label(tiny_classifier: str) -> None:
 def test_token_words_map_offsets_to_words() -> None:
     import torch
 
-    from tersify.scorers.lm import pool_words, token_words, unit_means
+    from tersify.scorers.align import pool_words, token_words, unit_means
 
     doc = segment("Hello world. Bye now")
     # " world" carries its leading space (byte-level BPE); (0, 0) is a special token.

@@ -192,7 +192,7 @@ def test_keys_command_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
 
     def tersify(*args: str) -> str:
-        return subprocess.run([sys.executable, "-m", "tersify.cli", "keys", "--database-url",
+        return subprocess.run([sys.executable, "-m", "tersify.integrations.cli", "keys", "--database-url",
                                url, *args], capture_output=True, text=True, check=True).stdout
 
     created = tersify("create", "cli-key")
@@ -287,7 +287,7 @@ def test_kept_line_ratio_counts_lines_with_kept_text() -> None:
 
 
 def test_keys_command_refuses_a_non_positive_limit(tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, "-m", "tersify.cli", "keys", "--database-url",
+    run = subprocess.run([sys.executable, "-m", "tersify.integrations.cli", "keys", "--database-url",
                           f"sqlite:///{tmp_path / 'k.db'}", "create", "x", "--rate-limit", "0"],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 2 and "positive" in run.stderr

@@ -45,7 +45,7 @@ from tersify.integrations.server.limits import (
 from tersify.integrations.server.settings import SettingsError
 from tersify.types import CompressionRequest, CompressionResult
 
-CLI = [sys.executable, "-m", "tersify.cli"]
+CLI = [sys.executable, "-m", "tersify.integrations.cli"]
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 REDOS = {"contexts": ["a" * 40 + "!"], "question": "q", "force_keep_patterns": ["(a+)+$"]}
 DOC = "The Harbor Line tram opened to passengers on 14 May 1911. A ticket cost two pennies."

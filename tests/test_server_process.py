@@ -27,7 +27,7 @@ DOCS = ["The Harbor Line tram opened to passengers on 14 May 1911. A ticket cost
         "The lighthouse was finished in 1887 and automated in 1961.",
         "The fish market opens at four in the morning and closes at noon."]
 BODY = {"contexts": DOCS, "question": "When did the tram open?", "target_ratio": 0.5}
-CLI = [sys.executable, "-m", "tersify.cli"]
+CLI = [sys.executable, "-m", "tersify.integrations.cli"]
 ENV_ADMIN = "env-admin-token-from-the-environment"  # at least 32 characters
 
 BAD_VALUES = [

@@ -22,7 +22,7 @@ from tersify._optional import require
 from tersify.errors import InvalidRequestError
 from tersify.models import load_token_classifier
 from tersify.scorers import Scores
-from tersify.scorers.lm import pool_words, token_words, unit_means
+from tersify.scorers.align import pool_words, token_words, unit_means
 from tersify.segment import Segmented
 
 __all__ = ["ClassifierScorer"]

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from tersify._optional import require
 from tersify.models import DEFAULT_EMBEDDING, load_encoder
-from tersify.policies import zscores
+from tersify.normalize import zscores
 from tersify.scorers import Scores
 from tersify.scorers.lexical import LexicalScorer
 from tersify.segment import Segmented

@@ -1,4 +1,4 @@
-"""``tersify serve`` and ``tersify keys``: the server's commands (called by tersify.cli).
+"""The server's commands ``tersify serve`` and ``tersify keys`` (for tersify.integrations.cli).
 
 Both read ``TERSIFY_*`` settings (see ServerSettings); ``--database-url`` and friends override
 them. ``keys`` works on the database directly, so it needs no running server.

@@ -21,7 +21,7 @@ from tersify.errors import InvalidRequestError, TersifyError
 from tersify.policies import available_policies, get_policy
 from tersify.presets import available_presets
 from tersify.scorers import available_scorers
-from tersify.types import CompressionRequest, CompressionResult, Document
+from tersify.types import REORDERS, CompressionRequest, CompressionResult, Document
 from tersify.wire import request_from_dict
 
 
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("-i", "--instruction", default="", help="instruction (kept verbatim)")
     comp.add_argument("--force-keep", action="append", default=[], metavar="TEXT",
                       help="text that must survive (repeatable)")
-    comp.add_argument("--reorder", default="original", choices=("original", "relevance", "edges"))
+    comp.add_argument("--reorder", default="original", choices=REORDERS)
     comp.add_argument("--jsonl", type=Path, metavar="FILE",
                       help="one request per line (CompressionRequest fields); JSON lines out")
     _budget_args(comp)
@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _server_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    # The only place the engine reaches into integrations: the one ``tersify`` command hosts the
-    # server's commands when the ``server`` extra is installed (imported lazily, never at import).
+    # The one ``tersify`` command hosts the server's commands when the ``server`` extra is
+    # installed; without it (importing the server package needs FastAPI) compress and demo work.
     try:
         from tersify.integrations.server.cli import add_commands
     except ImportError:

@@ -1,0 +1,198 @@
+"""One request, segmented and costed: its words, their costs, its target, and its result.
+
+Per-word costs come from one tokenization of each document (each token is charged to the word
+it starts in), so they are close but not exact once words are joined in a new order: the fit
+loop (:mod:`tersify.fit`) therefore counts the assembled prompt for real.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import time
+from dataclasses import dataclass
+
+from tersify.assemble import join_prompt, ordered_prompt, render_documents
+from tersify.patterns import compile_matchers
+from tersify.policies import Plan
+from tersify.segment import Segmented
+from tersify.select import SelectionProblem
+from tersify.tokens import TokenCounter
+from tersify.types import CompressionRequest, CompressionResult, CompressionStats, DocumentResult
+
+__all__ = ["Job", "auto_ratio"]
+
+_DIGIT = re.compile(r"\d")
+_WORDS = re.compile(r"\S+")
+
+
+def auto_ratio(context_tokens: int) -> float:
+    """The ratio ``target_ratio="auto"`` picks: ``sqrt(500 / tokens)`` clamped to [0.1, 0.8].
+
+    Short contexts are barely touched (up to 780 tokens keep 80%), a 20-document RAG prompt of
+    2,400 tokens keeps about 46%, and 50,000 tokens or more keep 10%: the longer the context,
+    the more of it is redundant for one question.
+    """
+    if context_tokens <= 0:
+        return 0.8
+    return float(min(0.8, max(0.1, (500 / context_tokens) ** 0.5)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """One request, segmented and costed; word indices are global over the documents.
+
+    Attributes:
+        req: The request.
+        docs: Its documents, segmented.
+        tokens: The tokenizer the budget is counted in.
+        offsets: Global index of each document's first word.
+        costs: Estimated tokens of each word.
+        doc_tokens: Tokens of each document's text.
+        original_tokens: Tokens of the uncompressed prompt.
+        fixed_tokens: Tokens of the instruction and question alone.
+        target: Token budget for the whole prompt.
+        forced: Words that always survive (``force_keep``, ``preserve_first``/``last``).
+        protected: Words never pruned from a kept unit (``keep_digits``).
+    """
+
+    req: CompressionRequest
+    docs: list[Segmented]
+    tokens: TokenCounter
+    offsets: list[int]
+    costs: list[int]
+    doc_tokens: list[int]
+    original_tokens: int
+    fixed_tokens: int
+    target: int
+    forced: frozenset[int]
+    protected: frozenset[int]
+
+    @classmethod
+    def build(cls, req: CompressionRequest, docs: list[Segmented], tokens: TokenCounter, *,
+              linear_patterns: bool = False) -> Job:
+        """Cost the segmented documents of ``req``; find its target, forced and protected words.
+
+        ``linear_patterns`` runs ``force_keep_patterns`` on RE2 (see :mod:`tersify.patterns`).
+        """
+        offsets: list[int] = []
+        costs: list[int] = []
+        doc_tokens: list[int] = []
+        for doc in docs:
+            offsets.append(len(costs))
+            starts = tokens.token_starts(doc.text)
+            doc_tokens.append(len(starts))
+            costs.extend(_word_costs(doc, starts))
+        original = tokens.count(
+            join_prompt(req.instruction, [d.text for d in req.documents], req.question))
+        return cls(
+            req=req, docs=docs, tokens=tokens, offsets=offsets, costs=costs,
+            doc_tokens=doc_tokens, original_tokens=original,
+            fixed_tokens=tokens.count(join_prompt(req.instruction, [], req.question)),
+            target=req.target_tokens or _ratio_target(req, sum(doc_tokens), original),
+            forced=frozenset(_forced_words(req, docs, offsets, linear_patterns)),
+            protected=_digit_words(docs, offsets) if req.keep_digits else frozenset())
+
+    def context_budget_estimate(self) -> float:
+        """Tokens left for contexts once instruction, question and separators are paid."""
+        return float(self.target - self.fixed_tokens - 2)
+
+    def local(self, kept: set[int]) -> list[list[int]]:
+        """Global kept word indices as sorted local indices per document."""
+        out: list[list[int]] = [[] for _ in self.docs]
+        for w in sorted(kept):
+            d = bisect.bisect_right(self.offsets, w) - 1
+            out[d].append(w - self.offsets[d])
+        return out
+
+    def problem(self, plan: Plan) -> SelectionProblem:
+        """The selection problem of this job under ``plan``."""
+        granularity = self.req.granularity or plan.granularity
+        spans, blocks, priority = [], [], []
+        for d, (doc, off) in enumerate(zip(self.docs, self.offsets)):
+            if granularity == "document":
+                if doc.word_starts:
+                    spans.append((off, off + len(doc.word_starts)))
+                    blocks.append(True)
+                    priority.append(plan.doc_relevance[d])
+                continue
+            for unit, prio in zip(doc.units, plan.unit_priority[d]):
+                spans.append((off + unit.first, off + unit.last))
+                blocks.append(unit.block)
+                priority.append(prio)
+        return SelectionProblem(
+            unit_spans=spans, unit_blocks=blocks, unit_priority=priority, word_cost=self.costs,
+            word_importance=[x for per_doc in plan.word_importance for x in per_doc],
+            budget=self.context_budget_estimate(), forced=self.forced, protected=self.protected,
+            granularity="sentence" if granularity != "word" else "word",
+            unit_budget_factor=plan.unit_budget_factor, contiguous=plan.contiguous)
+
+    def result(self, plan: Plan, kept: set[int], compressed_tokens: int, *, policy: str,
+               scorer: str | None, started: float) -> CompressionResult:
+        """The result of this job once ``kept`` was fitted to ``compressed_tokens``."""
+        req = self.req
+        documents = []
+        for d, (spans, text) in enumerate(render_documents(self.docs, self.local(kept))):
+            source = req.documents[d]
+            documents.append(DocumentResult(
+                index=d, id=source.id, text=text, spans=tuple(spans),
+                relevance=plan.doc_relevance[d], original_tokens=self.doc_tokens[d],
+                compressed_tokens=self.tokens.count(text) if text else 0,
+                metadata=source.metadata))
+        prompt = ordered_prompt(req.instruction, [d.text for d in documents], req.question,
+                                reorder=req.reorder, relevance=plan.doc_relevance)
+        return CompressionResult(
+            compressed_prompt=prompt, documents=tuple(documents),
+            stats=self._stats(len(kept), compressed_tokens), policy=policy, scorer=scorer,
+            tokenizer=self.tokens.name, duration_ms=(time.perf_counter() - started) * 1000)
+
+    def _stats(self, kept_words: int, compressed_tokens: int) -> CompressionStats:
+        req = self.req
+        fixed_words = len(_WORDS.findall(req.instruction)) + len(_WORDS.findall(req.question))
+        return CompressionStats(
+            original_tokens=self.original_tokens, compressed_tokens=compressed_tokens,
+            target_tokens=self.target, original_words=fixed_words + len(self.costs),
+            compressed_words=fixed_words + kept_words,
+            ratio=compressed_tokens / self.original_tokens if self.original_tokens else 1.0,
+            budget_met=compressed_tokens <= self.target)
+
+
+def _ratio_target(req: CompressionRequest, context_tokens: int, original_tokens: int) -> int:
+    if req.target_ratio == "auto":
+        ratio = auto_ratio(context_tokens)
+    else:
+        ratio = float(req.target_ratio or 0.5)
+    return max(1, int(ratio * original_tokens))
+
+
+def _word_costs(doc: Segmented, token_starts: list[int]) -> list[int]:
+    costs = []
+    prev_end = 0
+    for end in doc.word_ends:
+        lo = bisect.bisect_left(token_starts, prev_end)
+        hi = bisect.bisect_left(token_starts, end)
+        costs.append(max(1, hi - lo))  # a word sharing a token with its neighbour still costs one
+        prev_end = end
+    return costs
+
+
+def _forced_words(req: CompressionRequest, docs: list[Segmented], offsets: list[int],
+                  linear_patterns: bool) -> set[int]:
+    regexes = compile_matchers(req.force_keep, req.force_keep_patterns, linear=linear_patterns)
+    forced: set[int] = set()
+    for doc, off in zip(docs, offsets):
+        for rx in regexes:
+            for m in rx.finditer(doc.text):
+                if m.end() > m.start():
+                    lo = bisect.bisect_right(doc.word_ends, m.start())
+                    hi = bisect.bisect_left(doc.word_starts, m.end())
+                    forced.update(off + i for i in range(lo, hi))
+        tail = doc.units[-req.preserve_last :] if req.preserve_last else []
+        for unit in doc.units[: req.preserve_first] + tail:
+            forced.update(off + i for i in range(unit.first, unit.last))
+    return forced
+
+
+def _digit_words(docs: list[Segmented], offsets: list[int]) -> frozenset[int]:
+    return frozenset(off + i for doc, off in zip(docs, offsets)
+                     for i in range(len(doc.word_starts)) if _DIGIT.search(doc.word(i)))
