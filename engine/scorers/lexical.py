@@ -4,6 +4,10 @@ Documents and units are ranked by Okapi BM25 (Robertson & Zaragoza 2009) against
 question's terms. A word's importance is its inverse document frequency over the units of the
 set (a cheap stand-in for self-information: rare words carry more), raised for question terms
 and numbers, and near zero for function words.
+
+A word's terms and importance depend on its text alone (given the set and the question), so
+both are computed once per distinct word and looked up for every occurrence; counting is left
+to ``Counter`` over chained term lists, with no Python step per word.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import chain
 
 from tersify.scorers import Scores
 from tersify.segment import Segmented
@@ -61,25 +66,25 @@ class LexicalScorer:
     def score(self, question: str, documents: Sequence[Segmented]) -> Scores:
         """Score documents and units by BM25 and words by IDF (see the module docstring)."""
         query = set(terms_of(question))
-        word_terms = [[terms_of(d.word(i)) for i in range(len(d.word_starts))] for d in documents]
-        unit_bags = [
-            [Counter(t for ts in wt[u.first : u.last] for t in ts) for u in d.units]
-            for d, wt in zip(documents, word_terms)
+        words = [_word_texts(d) for d in documents]
+        terms = _terms_by_word(chain.from_iterable(words))
+        unit_terms = [
+            [list(chain.from_iterable(map(terms.__getitem__, ws[u.first : u.last])))
+             for u in d.units]
+            for d, ws in zip(documents, words)
         ]
-        doc_bags = [_merge(bags) for bags in unit_bags]
-        flat_units = [bag for bags in unit_bags for bag in bags]
+        doc_bags = [Counter(chain.from_iterable(per_doc)) for per_doc in unit_terms]
+        flat_units = [Counter(ts) for per_doc in unit_terms for ts in per_doc]
         unit_idf = _idf(flat_units)
         doc_scores = self._bm25(query, doc_bags, _idf(doc_bags))
         unit_flat = self._bm25(query, flat_units, unit_idf)
         units: list[list[float]] = []
-        for bags in unit_bags:
-            units.append(unit_flat[: len(bags)])
-            unit_flat = unit_flat[len(bags) :]
-        words = [
-            [_word_importance(ts, w, query, unit_idf) for ts, w in zip(wt, _words(d))]
-            for d, wt in zip(documents, word_terms)
-        ]
-        return Scores(documents=doc_scores, units=units, words=words)
+        for per_doc in unit_terms:
+            units.append(unit_flat[: len(per_doc)])
+            unit_flat = unit_flat[len(per_doc) :]
+        importance = {w: _word_importance(ts, w, query, unit_idf) for w, ts in terms.items()}
+        return Scores(documents=doc_scores, units=units,
+                      words=[list(map(importance.__getitem__, ws)) for ws in words])
 
     def _bm25(
         self, query: set[str], bags: list[Counter[str]], idf: dict[str, float]
@@ -96,23 +101,20 @@ class LexicalScorer:
         return out
 
 
-def _merge(bags: list[Counter[str]]) -> Counter[str]:
-    total: Counter[str] = Counter()
-    for bag in bags:
-        total.update(bag)
-    return total
+def _word_texts(doc: Segmented) -> list[str]:
+    return list(map(doc.text.__getitem__, map(slice, doc.word_starts, doc.word_ends)))
 
 
-def _words(doc: Segmented) -> list[str]:
-    return [doc.word(i) for i in range(len(doc.word_starts))]
+def _terms_by_word(words: Iterable[str]) -> dict[str, list[str]]:
+    distinct = dict.fromkeys(words)
+    return dict(zip(distinct, map(terms_of, distinct)))
 
 
 def _idf(bags: list[Counter[str]]) -> dict[str, float]:
-    df: Counter[str] = Counter()
-    for bag in bags:
-        df.update(bag.keys())
+    df = Counter(chain.from_iterable(bags))  # each bag yields each of its terms once
     n = len(bags)
-    return {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+    weight = {c: math.log(1 + (n - c + 0.5) / (c + 0.5)) for c in set(df.values())}
+    return dict(zip(df, map(weight.__getitem__, df.values())))
 
 
 def _word_importance(terms: list[str], word: str, query: set[str], idf: dict[str, float]) -> float:
