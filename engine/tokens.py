@@ -15,7 +15,10 @@ import hashlib
 import importlib.util
 import os
 import tempfile
-from functools import lru_cache
+from array import array
+from functools import cached_property, lru_cache
+from itertools import accumulate
+from operator import sub
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -33,6 +36,8 @@ _TIKTOKEN_URLS = {
 }
 _OFFLINE = ("offline tokenizers: cl100k_base, o200k_base, a local Hugging Face tokenizer "
             "directory, or a Hugging Face name already in the local cache")
+# UTF-8 continuation bytes: every other byte starts a character.
+_CONTINUATION = bytes(range(0x80, 0xC0))
 
 
 @runtime_checkable
@@ -68,10 +73,34 @@ class TiktokenCounter:
         return len(self._enc.encode_ordinary(text))
 
     def token_starts(self, text: str) -> list[int]:
-        """Character offset at which each token starts."""
+        """Character offset at which each token starts.
+
+        A token that starts inside a character (one whose UTF-8 bytes are split over tokens)
+        starts at that character, as in tiktoken's ``decode_with_offsets``, which this matches
+        without its Python step per token: the offsets are running sums of table lookups.
+        """
         tokens = self._enc.encode_ordinary(text)
-        _, offsets = self._enc.decode_with_offsets(tokens)
-        return list(offsets)
+        starts_chars, inside = self._offset_tables
+        before = accumulate(map(starts_chars.__getitem__, tokens), initial=0)
+        return list(map(sub, before, map(inside.__getitem__, tokens)))
+
+    @cached_property
+    def _offset_tables(self) -> tuple[array[int], bytes]:
+        """Per token id: how many characters start in it, and whether it starts inside one.
+
+        Built on first use (about 0.1 s for 200,000 tokens), once per counter.
+        """
+        size = self._enc.n_vocab
+        starts_chars = array("H", bytes(2 * size))
+        inside = bytearray(size)
+        for token in range(size):
+            try:
+                data = self._enc.decode_single_token_bytes(token)
+            except KeyError:  # an id that no token has
+                continue
+            starts_chars[token] = len(data.translate(None, _CONTINUATION))
+            inside[token] = 0x80 <= data[0] < 0xC0
+        return starts_chars, bytes(inside)
 
 
 class HFTokenCounter:
