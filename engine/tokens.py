@@ -15,8 +15,7 @@ import hashlib
 import importlib.util
 import os
 import tempfile
-from array import array
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from itertools import accumulate
 from operator import sub
 from pathlib import Path
@@ -67,6 +66,8 @@ class TiktokenCounter:
         _seed_tiktoken_cache(encoding)
         self._enc = tiktoken.get_encoding(encoding)
         self.name = encoding
+        self._starting_chars: dict[int, int] = {}  # token -> characters starting in it
+        self._starts_inside: set[int] = set()  # tokens that start inside a character
 
     def count(self, text: str) -> int:
         """Number of tokens in ``text`` (special-token text counts as plain text)."""
@@ -77,30 +78,21 @@ class TiktokenCounter:
 
         A token that starts inside a character (one whose UTF-8 bytes are split over tokens)
         starts at that character, as in tiktoken's ``decode_with_offsets``, which this matches
-        without its Python step per token: the offsets are running sums of table lookups.
+        without its Python step per token: the offsets are running sums of looked-up counts.
         """
         tokens = self._enc.encode_ordinary(text)
-        starts_chars, inside = self._offset_tables
-        before = accumulate(map(starts_chars.__getitem__, tokens), initial=0)
-        return list(map(sub, before, map(inside.__getitem__, tokens)))
+        self._learn(tokens)
+        before = accumulate(map(self._starting_chars.__getitem__, tokens), initial=0)
+        return list(map(sub, before, map(self._starts_inside.__contains__, tokens)))
 
-    @cached_property
-    def _offset_tables(self) -> tuple[array[int], bytes]:
-        """Per token id: how many characters start in it, and whether it starts inside one.
-
-        Built on first use (about 0.1 s for 200,000 tokens), once per counter.
-        """
-        size = self._enc.n_vocab
-        starts_chars = array("H", bytes(2 * size))
-        inside = bytearray(size)
-        for token in range(size):
-            try:
-                data = self._enc.decode_single_token_bytes(token)
-            except KeyError:  # an id that no token has
-                continue
-            starts_chars[token] = len(data.translate(None, _CONTINUATION))
-            inside[token] = 0x80 <= data[0] < 0xC0
-        return starts_chars, bytes(inside)
+    def _learn(self, tokens: list[int]) -> None:
+        """Record, for each token not seen before, how many characters start in its bytes and
+        whether it starts inside a character (a token's bytes never change, so once is enough)."""
+        for token in set(tokens).difference(self._starting_chars):
+            data = self._enc.decode_single_token_bytes(token)
+            if 0x80 <= data[0] < 0xC0:
+                self._starts_inside.add(token)
+            self._starting_chars[token] = len(data.translate(None, _CONTINUATION))
 
 
 class HFTokenCounter:
