@@ -46,7 +46,7 @@ _NEEDS_CARE = re.compile(f"[{_UNSPACED}{''.join(sorted(_PREPEND))}]")
 _SPACED_RUN = re.compile(r"(\S+)")
 # Marks are not ASCII, so only a word that starts with a non-ASCII character after white space
 # may start with a mark on a space.
-_NON_ASCII_AFTER_SPACE = re.compile(r"(?<=\s)[^\s\x00-\x7f]")
+_NON_ASCII_AFTER_SPACE = re.compile(r"\s[^\s\x00-\x7f]")
 _LINE = re.compile(r"[^\n]*\n?")
 _BLOCK_LINE = re.compile(r"\s{0,3}(#{1,6}\s|[-*+]\s|\d{1,3}[.)]\s|\||>)")
 _FENCE = re.compile(r"\s{0,3}(```|~~~)")
@@ -54,8 +54,9 @@ _CLOSERS = "\"'”’)\\]"
 _SENTENCE_END = re.compile(f"[.!?][{_CLOSERS}]*$")
 _CJK_ENDS = "。！？｡"
 _CJK_END = frozenset(_CJK_ENDS)
-# Ends of punctuation a sentence may end with; one that is also the end of a word is a candidate.
-_END_MARK = re.compile(f"[.!?][{_CLOSERS}]*|[{_CJK_ENDS}]")
+# Punctuation a sentence may end with: a candidate where it ends a word (a CJK mark ends
+# itself; closers after it belong to no candidate). One character class first scans fastest.
+_END_MARK = re.compile(f"[.!?{_CJK_ENDS}][{_CLOSERS}]*")
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st vs etc e.g i.e no nos fig al approx inc ltd co corp dept est "
     "jan feb mar apr jun jul aug sep sept oct nov dec mt ft gen col lt sgt rev u.s u.k".split()
@@ -96,6 +97,14 @@ class Segmented:
     def unit_text(self, unit: Unit) -> str:
         """The original text of ``unit``, separators included."""
         return self.text[self.word_starts[unit.first] : self.word_ends[unit.last - 1]]
+
+    def words(self) -> list[str]:
+        """The text of every word, in order."""
+        if self.text.isascii():  # segment() then cuts words at white space only
+            words = self.text.split()
+            if len(words) == len(self.word_starts):
+                return words
+        return list(map(self.text.__getitem__, map(slice, self.word_starts, self.word_ends)))
 
 
 def segment(text: str) -> Segmented:
@@ -177,12 +186,13 @@ def _is_title(text: str, starts: list[int], ends: list[int], first: int, last: i
 
 def _word_edges(text: str) -> tuple[list[int], list[int]]:
     """Start and end offsets of the words of ``text``."""
-    if _NEEDS_CARE.search(text):
+    ascii_only = text.isascii()
+    if not ascii_only and _NEEDS_CARE.search(text):
         return _joined_words(text)
     edges = list(accumulate(map(len, _SPACED_RUN.split(text)), initial=0))
     starts, ends = edges[1:-1:2], edges[2:-1:2]  # the split alternates space and word
-    for m in _NON_ASCII_AFTER_SPACE.finditer(text):
-        p = m.start()
+    for m in () if ascii_only else _NON_ASCII_AFTER_SPACE.finditer(text):
+        p = m.end() - 1
         if _extends(text[p]) and _is_space_separator(text[p - 1]):
             starts[bisect_left(starts, p)] = p - 1  # the space and its mark are one character
     return starts, ends
@@ -235,8 +245,9 @@ def _sentence_ends(text: str, starts: list[int], ends: list[int]) -> list[int]:
     """Words after which a sentence ends, in order (the search finds the few candidates)."""
     found = []
     for m in _END_MARK.finditer(text):
-        i = bisect_left(ends, m.end())
-        if i < len(ends) and ends[i] == m.end() and _ends_sentence(text, starts, ends, i):
+        end = m.start() + 1 if text[m.start()] in _CJK_END else m.end()
+        i = bisect_left(ends, end)
+        if i < len(ends) and ends[i] == end and _ends_sentence(text, starts, ends, i):
             found.append(i)
     return found
 
