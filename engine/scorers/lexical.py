@@ -16,7 +16,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from itertools import chain
+from itertools import chain, repeat
 
 from tersify.scorers import Scores
 from tersify.segment import Segmented
@@ -66,7 +66,7 @@ class LexicalScorer:
     def score(self, question: str, documents: Sequence[Segmented]) -> Scores:
         """Score documents and units by BM25 and words by IDF (see the module docstring)."""
         query = set(terms_of(question))
-        words = [_word_texts(d) for d in documents]
+        words = [d.words() for d in documents]
         terms = _terms_by_word(chain.from_iterable(words))
         unit_terms = [
             [list(chain.from_iterable(map(terms.__getitem__, ws[u.first : u.last])))
@@ -82,7 +82,7 @@ class LexicalScorer:
         for per_doc in unit_terms:
             units.append(unit_flat[: len(per_doc)])
             unit_flat = unit_flat[len(per_doc) :]
-        importance = {w: _word_importance(ts, w, query, unit_idf) for w, ts in terms.items()}
+        importance = _importance(terms, query, unit_idf)
         return Scores(documents=doc_scores, units=units,
                       words=[list(map(importance.__getitem__, ws)) for ws in words])
 
@@ -101,13 +101,14 @@ class LexicalScorer:
         return out
 
 
-def _word_texts(doc: Segmented) -> list[str]:
-    return list(map(doc.text.__getitem__, map(slice, doc.word_starts, doc.word_ends)))
-
-
 def _terms_by_word(words: Iterable[str]) -> dict[str, list[str]]:
-    distinct = dict.fromkeys(words)
-    return dict(zip(distinct, map(terms_of, distinct)))
+    """``terms_of`` of each distinct word, with the lower-casing and stemming done in bulk."""
+    distinct = list(dict.fromkeys(words))
+    # Words hold no newline, and lower-casing never looks past one (only a final sigma looks
+    # at its neighbours), so this lower-cases each word as if alone.
+    found = list(map(_TERM.findall, "\n".join(distinct).lower().split("\n")))
+    stems = {t: stem(t) for t in set(chain.from_iterable(found)).difference(STOPWORDS)}
+    return dict(zip(distinct, [[stems[t] for t in ts if t in stems] for ts in found]))
 
 
 def _idf(bags: list[Counter[str]]) -> dict[str, float]:
@@ -117,14 +118,23 @@ def _idf(bags: list[Counter[str]]) -> dict[str, float]:
     return dict(zip(df, map(weight.__getitem__, df.values())))
 
 
-def _word_importance(terms: list[str], word: str, query: set[str], idf: dict[str, float]) -> float:
-    if not terms:
-        return 0.05 if word.isalnum() else 0.02  # function word or bare punctuation
-    score = max(idf.get(t, 0.0) for t in terms)
-    if any(t in query for t in terms):
-        score += 2.0
-    if any(c.isdigit() for c in word):
-        score += 1.0
-    if word[:1].isupper():
-        score += 0.5
-    return score
+def _importance(
+    terms: dict[str, list[str]], query: set[str], idf: dict[str, float]
+) -> dict[str, float]:
+    """Each distinct word's importance: the IDF of its rarest term, raised for question terms,
+    numbers and capitals; near zero for function words and bare punctuation."""
+    get = idf.get
+    out: dict[str, float] = {}
+    for word, ts in terms.items():
+        if not ts:
+            out[word] = 0.05 if word.isalnum() else 0.02
+            continue
+        score = get(ts[0], 0.0) if len(ts) == 1 else max(map(get, ts, repeat(0.0)))
+        if not query.isdisjoint(ts):
+            score += 2.0
+        if any(map(str.isdigit, word)):
+            score += 1.0
+        if word[:1].isupper():
+            score += 0.5
+        out[word] = score
+    return out
