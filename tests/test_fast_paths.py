@@ -2,10 +2,11 @@
 
 The segmenter finds the words of a text without unspaced or Prepend characters by one split
 (plus a look at words that start with a non-ASCII character after a space), and tests a word for
-a sentence end only where a search found closing punctuation at its end; the tiktoken counter
-turns token ids into character offsets with lookup tables. Each is checked against the
-straightforward form it replaces: the match-by-match word loop, every word's own sentence test,
-and tiktoken's ``decode_with_offsets``.
+a sentence end only where a search found closing punctuation at its end, and gives the words of an
+ASCII text by ``str.split``; the tiktoken counter turns token ids into character offsets with
+looked-up counts. Each is checked against the straightforward form it replaces: the
+match-by-match word loop, every word's own sentence test, slicing at the offsets, and tiktoken's
+``decode_with_offsets``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from tersify.tokens import get_token_counter
 
 ASSIGNED = st.characters(exclude_categories=("Cs", "Cn"))
 SPACED = st.characters(codec="utf-8", exclude_categories=("Cs", "Cn", "Lo"))
+# Sentence punctuation, closing quotes and brackets next to spaced and unspaced words.
+PUNCTUATION = st.sampled_from(list("ab E1 .!?。！？｡\"'”’)]\n東京"))
 TEXTS = st.one_of(texts(), texts(blocks=False), st.text(TRICKY, max_size=60),
-                  st.text(ASSIGNED, max_size=60), st.text(SPACED, max_size=80))
+                  st.text(ASSIGNED, max_size=60), st.text(SPACED, max_size=80),
+                  st.text(PUNCTUATION, max_size=40))
 
 
 @given(TEXTS)
@@ -34,6 +38,12 @@ def test_searched_sentence_ends_are_every_word_that_ends_a_sentence(text: str) -
     starts, ends = seg._word_edges(text)
     every = [i for i in range(len(starts)) if seg._ends_sentence(text, starts, ends, i)]
     assert seg._sentence_ends(text, starts, ends) == every
+
+
+@given(TEXTS)
+def test_words_are_the_texts_at_the_word_offsets(text: str) -> None:
+    doc = seg.segment(text)
+    assert doc.words() == [doc.word(i) for i in range(len(doc.word_starts))]
 
 
 @given(TEXTS, st.sampled_from(TOKENIZERS))
