@@ -81,7 +81,13 @@ class TiktokenCounter:
         without its Python step per token: the offsets are running sums of looked-up counts.
         """
         tokens = self._enc.encode_ordinary(text)
-        self._learn(tokens)
+        try:
+            return self._offsets(tokens)
+        except KeyError:  # a token seen for the first time
+            self._learn(tokens)
+            return self._offsets(tokens)
+
+    def _offsets(self, tokens: list[int]) -> list[int]:
         before = accumulate(map(self._starting_chars.__getitem__, tokens), initial=0)
         return list(map(sub, before, map(self._starts_inside.__contains__, tokens)))
 
