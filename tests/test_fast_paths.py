@@ -3,9 +3,10 @@
 The segmenter finds the words of a text without unspaced or Prepend characters by one split
 (plus a look at words that start with a non-ASCII character after a space), and tests a word for
 a sentence end only where a search found closing punctuation at its end, and gives the words of an
-ASCII text by ``str.split``; the tiktoken counter turns token ids into character offsets with
-looked-up counts. Each is checked against the straightforward form it replaces: the
-match-by-match word loop, every word's own sentence test, slicing at the offsets, and tiktoken's
+ASCII text by ``str.split``; the lexical scorer remembers the terms of words it saw; the tiktoken
+counter turns token ids into character offsets with looked-up counts. Each is checked against
+the straightforward form it replaces: the match-by-match word loop, every word's own sentence
+test, slicing at the offsets, a scorer that saw nothing before, and tiktoken's
 ``decode_with_offsets``.
 """
 
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from strategies import TOKENIZERS, TRICKY, texts
 
 from tersify import segment as seg
+from tersify.scorers import lexical
 from tersify.tokens import get_token_counter
 
 ASSIGNED = st.characters(exclude_categories=("Cs", "Cn"))
@@ -44,6 +46,22 @@ def test_searched_sentence_ends_are_every_word_that_ends_a_sentence(text: str) -
 def test_words_are_the_texts_at_the_word_offsets(text: str) -> None:
     doc = seg.segment(text)
     assert doc.words() == [doc.word(i) for i in range(len(doc.word_starts))]
+
+
+@given(st.lists(TEXTS, min_size=1, max_size=3), st.lists(TEXTS, min_size=1, max_size=3))
+def test_lexical_scores_do_not_depend_on_what_the_scorer_saw_before(
+    seen: list[str], texts: list[str]
+) -> None:
+    memo_words = lexical.MEMO_WORDS
+    lexical.MEMO_WORDS = 8  # small, so that both the growing and the full memo run
+    try:
+        seasoned = lexical.LexicalScorer()
+        seasoned.score("Where is it?", [seg.segment(t) for t in seen])
+        docs = [seg.segment(t) for t in texts]
+        assert seasoned.score("東京 river 1,234?", docs) == lexical.LexicalScorer().score(
+            "東京 river 1,234?", docs)
+    finally:
+        lexical.MEMO_WORDS = memo_words
 
 
 @given(TEXTS, st.sampled_from(TOKENIZERS))

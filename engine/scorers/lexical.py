@@ -24,6 +24,7 @@ from tersify.segment import Segmented
 __all__ = ["LexicalScorer", "terms_of"]
 
 _TERM = re.compile(r"\w+")
+MEMO_WORDS = 50_000  # distinct words whose terms a scorer remembers (about 11 MiB)
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before
     being below between both but by can could did do does doing down during each few for from
@@ -62,12 +63,13 @@ class LexicalScorer:
     def __init__(self, *, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1 = k1
         self.b = b
+        self._known: dict[str, list[str]] = {}  # word -> its terms, up to MEMO_WORDS words
 
     def score(self, question: str, documents: Sequence[Segmented]) -> Scores:
         """Score documents and units by BM25 and words by IDF (see the module docstring)."""
         query = set(terms_of(question))
         words = [d.words() for d in documents]
-        terms = _terms_by_word(chain.from_iterable(words))
+        terms = self._terms_by_word(chain.from_iterable(words))
         unit_terms = [
             [list(chain.from_iterable(map(terms.__getitem__, ws[u.first : u.last])))
              for u in d.units]
@@ -85,6 +87,17 @@ class LexicalScorer:
         importance = _importance(terms, query, unit_idf)
         return Scores(documents=doc_scores, units=units,
                       words=[list(map(importance.__getitem__, ws)) for ws in words])
+
+    def _terms_by_word(self, words: Iterable[str]) -> dict[str, list[str]]:
+        """The terms of each distinct word, remembered across calls: most words of a request
+        were seen before. The memo only grows, so a word found in it stays found."""
+        distinct = dict.fromkeys(words)
+        known = self._known
+        fresh = _terms_by_word(set(distinct).difference(known))
+        if len(known) < MEMO_WORDS:
+            known.update(fresh)
+            return dict(zip(distinct, map(known.__getitem__, distinct)))
+        return {w: fresh[w] if w in fresh else known[w] for w in distinct}
 
     def _bm25(
         self, query: set[str], bags: list[Counter[str]], idf: dict[str, float]
