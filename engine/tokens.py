@@ -89,6 +89,8 @@ class TiktokenCounter:
 
     def _offsets(self, tokens: list[int]) -> list[int]:
         before = accumulate(map(self._starting_chars.__getitem__, tokens), initial=0)
+        if self._starts_inside.isdisjoint(tokens):  # most texts: every token starts a character
+            return list(before)[:-1]
         return list(map(sub, before, map(self._starts_inside.__contains__, tokens)))
 
     def _learn(self, tokens: list[int]) -> None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import ChainMap, Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain, repeat
 
 from tersify.scorers import Scores
@@ -69,35 +69,33 @@ class LexicalScorer:
         """Score documents and units by BM25 and words by IDF (see the module docstring)."""
         query = set(terms_of(question))
         words = [d.words() for d in documents]
-        terms = self._terms_by_word(chain.from_iterable(words))
-        unit_terms = [
-            [list(chain.from_iterable(map(terms.__getitem__, ws[u.first : u.last])))
-             for u in d.units]
-            for d, ws in zip(documents, words)
-        ]
-        doc_bags = [Counter(chain.from_iterable(per_doc)) for per_doc in unit_terms]
-        flat_units = [Counter(ts) for per_doc in unit_terms for ts in per_doc]
+        distinct = set(chain.from_iterable(words))
+        terms = self._terms(distinct).__getitem__
+        # Units cover every word once, in order: a document's bag is its units' bags merged.
+        doc_bags = [Counter(chain.from_iterable(map(terms, ws))) for ws in words]
+        flat_units = [Counter(chain.from_iterable(map(terms, ws[u.first : u.last])))
+                      for d, ws in zip(documents, words) for u in d.units]
         unit_idf = _idf(flat_units)
         doc_scores = self._bm25(query, doc_bags, _idf(doc_bags))
         unit_flat = self._bm25(query, flat_units, unit_idf)
         units: list[list[float]] = []
-        for per_doc in unit_terms:
-            units.append(unit_flat[: len(per_doc)])
-            unit_flat = unit_flat[len(per_doc) :]
-        importance = _importance(terms, query, unit_idf)
+        for d in documents:
+            units.append(unit_flat[: len(d.units)])
+            unit_flat = unit_flat[len(d.units) :]
+        importance = _importance(distinct, terms, query, unit_idf)
         return Scores(documents=doc_scores, units=units,
                       words=[list(map(importance.__getitem__, ws)) for ws in words])
 
-    def _terms_by_word(self, words: Iterable[str]) -> dict[str, list[str]]:
-        """The terms of each distinct word, remembered across calls: most words of a request
-        were seen before. The memo only grows, so a word found in it stays found."""
-        distinct = dict.fromkeys(words)
+    def _terms(self, words: set[str]) -> Mapping[str, list[str]]:
+        """A mapping from (at least) each of ``words`` to its terms. Terms are remembered
+        across calls, since most words of a request were seen before; the memo only grows, so
+        a word found in it stays found."""
         known = self._known
-        fresh = _terms_by_word(set(distinct).difference(known))
+        fresh = _terms_by_word(words.difference(known))
         if len(known) < MEMO_WORDS:
             known.update(fresh)
-            return dict(zip(distinct, map(known.__getitem__, distinct)))
-        return {w: fresh[w] if w in fresh else known[w] for w in distinct}
+            return known
+        return ChainMap(fresh, known)
 
     def _bm25(
         self, query: set[str], bags: list[Counter[str]], idf: dict[str, float]
@@ -131,14 +129,14 @@ def _idf(bags: list[Counter[str]]) -> dict[str, float]:
     return dict(zip(df, map(weight.__getitem__, df.values())))
 
 
-def _importance(
-    terms: dict[str, list[str]], query: set[str], idf: dict[str, float]
-) -> dict[str, float]:
-    """Each distinct word's importance: the IDF of its rarest term, raised for question terms,
-    numbers and capitals; near zero for function words and bare punctuation."""
+def _importance(words: set[str], terms: Callable[[str], list[str]], query: set[str],
+                idf: dict[str, float]) -> dict[str, float]:
+    """Each word's importance: the IDF of its rarest term, raised for question terms, numbers
+    and capitals; near zero for function words and bare punctuation."""
     get = idf.get
     out: dict[str, float] = {}
-    for word, ts in terms.items():
+    for word in words:
+        ts = terms(word)
         if not ts:
             out[word] = 0.05 if word.isalnum() else 0.02
             continue
