@@ -143,7 +143,7 @@ def _importance(words: set[str], terms: Callable[[str], list[str]], query: set[s
         score = get(ts[0], 0.0) if len(ts) == 1 else max(map(get, ts, repeat(0.0)))
         if not query.isdisjoint(ts):
             score += 2.0
-        if any(map(str.isdigit, word)):
+        if not word.isalpha() and any(map(str.isdigit, word)):  # a letter is never a digit
             score += 1.0
         if word[:1].isupper():
             score += 0.5
