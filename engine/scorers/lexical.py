@@ -6,8 +6,10 @@ set (a cheap stand-in for self-information: rare words carry more), raised for q
 and numbers, and near zero for function words.
 
 A word's terms and importance depend on its text alone (given the set and the question), so
-both are computed once per distinct word and looked up for every occurrence; counting is left
-to ``Counter`` over chained term lists, with no Python step per word.
+both are computed once per distinct word and looked up for every occurrence (terms are also
+remembered across calls); counting is left to ``Counter`` over chained term lists, with no
+Python step per word, and documents are not counted again: BM25 needs only their counts of
+the question's terms, summed from their units.
 """
 
 from __future__ import annotations
@@ -71,17 +73,24 @@ class LexicalScorer:
         words = [d.words() for d in documents]
         distinct = set(chain.from_iterable(words))
         terms = self._terms(distinct).__getitem__
-        # Units cover every word once, in order: a document's bag is its units' bags merged.
-        doc_bags = [Counter(chain.from_iterable(map(terms, ws))) for ws in words]
-        flat_units = [Counter(chain.from_iterable(map(terms, ws[u.first : u.last])))
-                      for d, ws in zip(documents, words) for u in d.units]
-        unit_idf = _idf(flat_units)
-        doc_scores = self._bm25(query, doc_bags, _idf(doc_bags))
-        unit_flat = self._bm25(query, flat_units, unit_idf)
+        unit_bags = [Counter(chain.from_iterable(map(terms, ws[u.first : u.last])))
+                     for d, ws in zip(documents, words) for u in d.units]
+        unit_lengths = [sum(bag.values()) for bag in unit_bags]
+        unit_idf = _idf(unit_bags)
+        unit_scores = self._bm25(query, unit_bags, unit_lengths, unit_idf)
+        # BM25 reads only the question's terms of a bag, and units cover every word once: a
+        # document's counts of those terms and its length are its units' summed.
         units: list[list[float]] = []
+        doc_bags: list[dict[str, int]] = []
+        doc_lengths: list[int] = []
+        first = 0
         for d in documents:
-            units.append(unit_flat[: len(d.units)])
-            unit_flat = unit_flat[len(d.units) :]
+            last = first + len(d.units)
+            units.append(unit_scores[first:last])
+            doc_bags.append(_query_counts(query, unit_bags[first:last]))
+            doc_lengths.append(sum(unit_lengths[first:last]))
+            first = last
+        doc_scores = self._bm25(query, doc_bags, doc_lengths, _idf(doc_bags))
         importance = _importance(distinct, terms, query, unit_idf)
         return Scores(documents=doc_scores, units=units,
                       words=[list(map(importance.__getitem__, ws)) for ws in words])
@@ -97,12 +106,10 @@ class LexicalScorer:
             return known
         return ChainMap(fresh, known)
 
-    def _bm25(
-        self, query: set[str], bags: list[Counter[str]], idf: dict[str, float]
-    ) -> list[float]:
+    def _bm25(self, query: set[str], bags: Sequence[Mapping[str, int]], lengths: list[int],
+              idf: dict[str, float]) -> list[float]:
         if not bags:
             return []
-        lengths = [sum(b.values()) for b in bags]
         avg = (sum(lengths) / len(lengths)) or 1.0
         out = []
         for bag, length in zip(bags, lengths):
@@ -122,7 +129,12 @@ def _terms_by_word(words: Iterable[str]) -> dict[str, list[str]]:
     return dict(zip(distinct, [[stems[t] for t in ts if t in stems] for ts in found]))
 
 
-def _idf(bags: list[Counter[str]]) -> dict[str, float]:
+def _query_counts(query: set[str], bags: list[Counter[str]]) -> dict[str, int]:
+    """How often each question term occurs in ``bags`` together (absent terms left out)."""
+    return {t: n for t in query if (n := sum(b[t] for b in bags))}
+
+
+def _idf(bags: Sequence[Mapping[str, int]]) -> dict[str, float]:
     df = Counter(chain.from_iterable(bags))  # each bag yields each of its terms once
     n = len(bags)
     weight = {c: math.log(1 + (n - c + 0.5) / (c + 0.5)) for c in set(df.values())}
