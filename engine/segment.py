@@ -7,13 +7,20 @@ count one character as a word, while Korean (spaced) and fullwidth letters and d
 (a base and its combining marks, an emoji sequence) nor inside a number. A *unit* is a run of
 whole words: a sentence of prose, or a markdown block (heading, list item, table row, block
 quote, fenced code) that stays whole or goes whole.
+
+The work is done by a few regular-expression passes over the whole text, so that ordinary prose
+costs no Python step per word: words are found by one split, possible sentence ends by one
+search, and only the few places where a rule may apply (a mark after a space, a full stop) are
+looked at one by one. Lines are walked one by one for the markdown structure.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
+from itertools import accumulate
 
 __all__ = ["Segmented", "Unit", "segment"]
 
@@ -33,11 +40,23 @@ _PREPEND = frozenset("\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0890\u08
                      "\U00011a3a\U00011a84\U00011a85\U00011a86\U00011a87\U00011a88"
                      "\U00011a89\U00011d46\U00011f02")
 _ZWJ = "\u200d"
+# Without unspaced or Prepend characters, two words never touch and a word never grows past
+# its run of non-space characters: the words are those runs, found by one split.
+_NEEDS_CARE = re.compile(f"[{_UNSPACED}{''.join(sorted(_PREPEND))}]")
+_SPACED_RUN = re.compile(r"(\S+)")
+# Marks are not ASCII, so only a word that starts with a non-ASCII character after white space
+# may start with a mark on a space.
+_NON_ASCII_AFTER_SPACE = re.compile(r"\s[^\s\x00-\x7f]")
 _LINE = re.compile(r"[^\n]*\n?")
 _BLOCK_LINE = re.compile(r"\s{0,3}(#{1,6}\s|[-*+]\s|\d{1,3}[.)]\s|\||>)")
 _FENCE = re.compile(r"\s{0,3}(```|~~~)")
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*$")
-_CJK_END = frozenset("。！？｡")
+_CLOSERS = "\"'”’)\\]"
+_SENTENCE_END = re.compile(f"[.!?][{_CLOSERS}]*$")
+_CJK_ENDS = "。！？｡"
+_CJK_END = frozenset(_CJK_ENDS)
+# Punctuation a sentence may end with: a candidate where it ends a word (a CJK mark ends
+# itself; closers after it belong to no candidate). One character class first scans fastest.
+_END_MARK = re.compile(f"[.!?{_CJK_ENDS}][{_CLOSERS}]*")
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st vs etc e.g i.e no nos fig al approx inc ltd co corp dept est "
     "jan feb mar apr jun jul aug sep sept oct nov dec mt ft gen col lt sgt rev u.s u.k".split()
@@ -79,10 +98,19 @@ class Segmented:
         """The original text of ``unit``, separators included."""
         return self.text[self.word_starts[unit.first] : self.word_ends[unit.last - 1]]
 
+    def words(self) -> list[str]:
+        """The text of every word, in order."""
+        if self.text.isascii():  # segment() then cuts words at white space only
+            words = self.text.split()
+            if len(words) == len(self.word_starts):
+                return words
+        return list(map(self.text.__getitem__, map(slice, self.word_starts, self.word_ends)))
+
 
 def segment(text: str) -> Segmented:
     """Cut ``text`` into words and units (see the module docstring)."""
-    state = _Segmenter(text)
+    starts, ends = _word_edges(text)
+    state = _Segmenter(text, starts, ends, _sentence_ends(text, starts, ends))
     for line in _LINE.finditer(text):
         if not line.group():
             break
@@ -91,22 +119,22 @@ def segment(text: str) -> Segmented:
 
 
 class _Segmenter:
-    """Line-by-line state: open code fence, pending title line, words and units so far."""
+    """Line-by-line state: open code fence, pending title line, units so far."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, starts: list[int], ends: list[int],
+                 sentence_ends: list[int]) -> None:
         self.text = text
-        self.starts: list[int] = []
-        self.ends: list[int] = []
+        self.starts = starts
+        self.ends = ends
+        self.sentence_ends = sentence_ends
         self.units: list[Unit] = []
+        self.seen = 0  # words of the lines walked so far
         self.fence: int | None = None  # first word of an open code fence
         self.heading: int | None = None  # first word of a title line awaiting its paragraph
 
     def line(self, line: re.Match[str]) -> None:
-        first = len(self.starts)
-        for start, end in _words(self.text, line.start(), line.end()):
-            self.starts.append(start)
-            self.ends.append(end)
-        last = len(self.starts)
+        first = self.seen
+        last = self.seen = bisect_left(self.starts, line.end(), first)
         is_fence = bool(_FENCE.match(line.group()))
         prose = not (self.fence is not None or is_fence or _BLOCK_LINE.match(line.group()))
         if self.heading is not None and (first == last or not prose):
@@ -137,7 +165,16 @@ class _Segmenter:
                          units=self.units)
 
     def _sentences(self, first: int, last: int) -> None:
-        self.units.extend(_sentences(self.text, self.starts, self.ends, first, last))
+        """Units of words ``first:last``: sentences, cut to at most MAX_UNIT_WORDS words."""
+        ends = self.sentence_ends
+        inner = ends[bisect_left(ends, first) : bisect_left(ends, last - 1)]
+        begin = first
+        for end in [i + 1 for i in inner] + [last]:
+            while end - begin > MAX_UNIT_WORDS:
+                self.units.append(Unit(first=begin, last=begin + MAX_UNIT_WORDS, block=False))
+                begin += MAX_UNIT_WORDS
+            _add(self.units, Unit(first=begin, last=end, block=False))
+            begin = end
 
 
 def _is_title(text: str, starts: list[int], ends: list[int], first: int, last: int) -> bool:
@@ -147,19 +184,36 @@ def _is_title(text: str, starts: list[int], ends: list[int], first: int, last: i
     return last - first <= MAX_TITLE_WORDS and not _SENTENCE_END.search(closing)
 
 
-def _words(text: str, begin: int, end: int) -> list[tuple[int, int]]:
-    """Word edges in ``text[begin:end]`` (one line), moved off character and number insides."""
-    words: list[tuple[int, int]] = []
-    for m in _WORD.finditer(text, begin, end):
+def _word_edges(text: str) -> tuple[list[int], list[int]]:
+    """Start and end offsets of the words of ``text``."""
+    ascii_only = text.isascii()
+    if not ascii_only and _NEEDS_CARE.search(text):
+        return _joined_words(text)
+    edges = list(accumulate(map(len, _SPACED_RUN.split(text)), initial=0))
+    starts, ends = edges[1:-1:2], edges[2:-1:2]  # the split alternates space and word
+    for m in () if ascii_only else _NON_ASCII_AFTER_SPACE.finditer(text):
+        p = m.end() - 1
+        if _extends(text[p]) and _is_space_separator(text[p - 1]):
+            starts[bisect_left(starts, p)] = p - 1  # the space and its mark are one character
+    return starts, ends
+
+
+def _joined_words(text: str) -> tuple[list[int], list[int]]:
+    """Word edges moved off character and number insides, one match at a time."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for m in _WORD.finditer(text):
         start, stop = m.span()
-        if words and words[-1][1] == start and _joined(text[start - 1], text[start]):
-            start = words.pop()[0]  # two unspaced characters that make one character or number
-        elif start > begin and _extends(text[start]) and _is_space_separator(text[start - 1]):
+        if ends and ends[-1] == start and _joined(text[start - 1], text[start]):
+            ends.pop()  # two unspaced characters that make one character or number
+            start = starts.pop()
+        elif start and _extends(text[start]) and _is_space_separator(text[start - 1]):
             start -= 1  # a mark on a space: the space and its mark are one character
-        if text[stop - 1] in _PREPEND and stop < end and _is_space_separator(text[stop]):
+        if text[stop - 1] in _PREPEND and stop < len(text) and _is_space_separator(text[stop]):
             stop += 1
-        words.append((start, stop))
-    return words
+        starts.append(start)
+        ends.append(stop)
+    return starts, ends
 
 
 def _joined(before: str, after: str) -> bool:
@@ -187,15 +241,15 @@ def _add(units: list[Unit], unit: Unit) -> None:
         units.append(unit)
 
 
-def _sentences(text: str, starts: list[int], ends: list[int], first: int, last: int) -> list[Unit]:
-    out: list[Unit] = []
-    begin = first
-    for i in range(first, last):
-        long_enough = i + 1 - begin >= MAX_UNIT_WORDS
-        if i + 1 == last or long_enough or _ends_sentence(text, starts, ends, i):
-            out.append(Unit(first=begin, last=i + 1, block=False))
-            begin = i + 1
-    return out
+def _sentence_ends(text: str, starts: list[int], ends: list[int]) -> list[int]:
+    """Words after which a sentence ends, in order (the search finds the few candidates)."""
+    found = []
+    for m in _END_MARK.finditer(text):
+        end = m.start() + 1 if text[m.start()] in _CJK_END else m.end()
+        i = bisect_left(ends, end)
+        if i < len(ends) and ends[i] == end and _ends_sentence(text, starts, ends, i):
+            found.append(i)
+    return found
 
 
 def _ends_sentence(text: str, starts: list[int], ends: list[int], i: int) -> bool:

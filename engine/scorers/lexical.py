@@ -4,14 +4,21 @@ Documents and units are ranked by Okapi BM25 (Robertson & Zaragoza 2009) against
 question's terms. A word's importance is its inverse document frequency over the units of the
 set (a cheap stand-in for self-information: rare words carry more), raised for question terms
 and numbers, and near zero for function words.
+
+A word's terms and importance depend on its text alone (given the set and the question), so
+both are computed once per distinct word and looked up for every occurrence (terms are also
+remembered across calls); counting is left to ``Counter`` over chained term lists, with no
+Python step per word, and documents are not counted again: BM25 needs only their counts of
+the question's terms, summed from their units.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from collections.abc import Sequence
+from collections import ChainMap, Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import chain, repeat
 
 from tersify.scorers import Scores
 from tersify.segment import Segmented
@@ -19,6 +26,7 @@ from tersify.segment import Segmented
 __all__ = ["LexicalScorer", "terms_of"]
 
 _TERM = re.compile(r"\w+")
+MEMO_WORDS = 50_000  # distinct words whose terms a scorer remembers (about 11 MiB)
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before
     being below between both but by can could did do does doing down during each few for from
@@ -57,36 +65,51 @@ class LexicalScorer:
     def __init__(self, *, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1 = k1
         self.b = b
+        self._known: dict[str, list[str]] = {}  # word -> its terms, up to MEMO_WORDS words
 
     def score(self, question: str, documents: Sequence[Segmented]) -> Scores:
         """Score documents and units by BM25 and words by IDF (see the module docstring)."""
         query = set(terms_of(question))
-        word_terms = [[terms_of(d.word(i)) for i in range(len(d.word_starts))] for d in documents]
-        unit_bags = [
-            [Counter(t for ts in wt[u.first : u.last] for t in ts) for u in d.units]
-            for d, wt in zip(documents, word_terms)
-        ]
-        doc_bags = [_merge(bags) for bags in unit_bags]
-        flat_units = [bag for bags in unit_bags for bag in bags]
-        unit_idf = _idf(flat_units)
-        doc_scores = self._bm25(query, doc_bags, _idf(doc_bags))
-        unit_flat = self._bm25(query, flat_units, unit_idf)
+        words = [d.words() for d in documents]
+        distinct = set(chain.from_iterable(words))
+        terms = self._terms(distinct).__getitem__
+        unit_bags = [Counter(chain.from_iterable(map(terms, ws[u.first : u.last])))
+                     for d, ws in zip(documents, words) for u in d.units]
+        unit_lengths = [sum(bag.values()) for bag in unit_bags]
+        unit_idf = _idf(unit_bags)
+        unit_scores = self._bm25(query, unit_bags, unit_lengths, unit_idf)
+        # BM25 reads only the question's terms of a bag, and units cover every word once: a
+        # document's counts of those terms and its length are its units' summed.
         units: list[list[float]] = []
-        for bags in unit_bags:
-            units.append(unit_flat[: len(bags)])
-            unit_flat = unit_flat[len(bags) :]
-        words = [
-            [_word_importance(ts, w, query, unit_idf) for ts, w in zip(wt, _words(d))]
-            for d, wt in zip(documents, word_terms)
-        ]
-        return Scores(documents=doc_scores, units=units, words=words)
+        doc_bags: list[dict[str, int]] = []
+        doc_lengths: list[int] = []
+        first = 0
+        for d in documents:
+            last = first + len(d.units)
+            units.append(unit_scores[first:last])
+            doc_bags.append(_query_counts(query, unit_bags[first:last]))
+            doc_lengths.append(sum(unit_lengths[first:last]))
+            first = last
+        doc_scores = self._bm25(query, doc_bags, doc_lengths, _idf(doc_bags))
+        importance = _importance(distinct, terms, query, unit_idf)
+        return Scores(documents=doc_scores, units=units,
+                      words=[list(map(importance.__getitem__, ws)) for ws in words])
 
-    def _bm25(
-        self, query: set[str], bags: list[Counter[str]], idf: dict[str, float]
-    ) -> list[float]:
+    def _terms(self, words: set[str]) -> Mapping[str, list[str]]:
+        """A mapping from (at least) each of ``words`` to its terms. Terms are remembered
+        across calls, since most words of a request were seen before; the memo only grows, so
+        a word found in it stays found."""
+        known = self._known
+        fresh = _terms_by_word(words.difference(known))
+        if len(known) < MEMO_WORDS:
+            known.update(fresh)
+            return known
+        return ChainMap(fresh, known)
+
+    def _bm25(self, query: set[str], bags: Sequence[Mapping[str, int]], lengths: list[int],
+              idf: dict[str, float]) -> list[float]:
         if not bags:
             return []
-        lengths = [sum(b.values()) for b in bags]
         avg = (sum(lengths) / len(lengths)) or 1.0
         out = []
         for bag, length in zip(bags, lengths):
@@ -96,33 +119,45 @@ class LexicalScorer:
         return out
 
 
-def _merge(bags: list[Counter[str]]) -> Counter[str]:
-    total: Counter[str] = Counter()
-    for bag in bags:
-        total.update(bag)
-    return total
+def _terms_by_word(words: Iterable[str]) -> dict[str, list[str]]:
+    """``terms_of`` of each distinct word, with the lower-casing and stemming done in bulk."""
+    distinct = list(dict.fromkeys(words))
+    # Words hold no newline, and lower-casing never looks past one (only a final sigma looks
+    # at its neighbours), so this lower-cases each word as if alone.
+    found = list(map(_TERM.findall, "\n".join(distinct).lower().split("\n")))
+    stems = {t: stem(t) for t in set(chain.from_iterable(found)).difference(STOPWORDS)}
+    return dict(zip(distinct, [[stems[t] for t in ts if t in stems] for ts in found]))
 
 
-def _words(doc: Segmented) -> list[str]:
-    return [doc.word(i) for i in range(len(doc.word_starts))]
+def _query_counts(query: set[str], bags: list[Counter[str]]) -> dict[str, int]:
+    """How often each question term occurs in ``bags`` together (absent terms left out)."""
+    return {t: n for t in query if (n := sum(b[t] for b in bags))}
 
 
-def _idf(bags: list[Counter[str]]) -> dict[str, float]:
-    df: Counter[str] = Counter()
-    for bag in bags:
-        df.update(bag.keys())
+def _idf(bags: Sequence[Mapping[str, int]]) -> dict[str, float]:
+    df = Counter(chain.from_iterable(bags))  # each bag yields each of its terms once
     n = len(bags)
-    return {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+    weight = {c: math.log(1 + (n - c + 0.5) / (c + 0.5)) for c in set(df.values())}
+    return dict(zip(df, map(weight.__getitem__, df.values())))
 
 
-def _word_importance(terms: list[str], word: str, query: set[str], idf: dict[str, float]) -> float:
-    if not terms:
-        return 0.05 if word.isalnum() else 0.02  # function word or bare punctuation
-    score = max(idf.get(t, 0.0) for t in terms)
-    if any(t in query for t in terms):
-        score += 2.0
-    if any(c.isdigit() for c in word):
-        score += 1.0
-    if word[:1].isupper():
-        score += 0.5
-    return score
+def _importance(words: set[str], terms: Callable[[str], list[str]], query: set[str],
+                idf: dict[str, float]) -> dict[str, float]:
+    """Each word's importance: the IDF of its rarest term, raised for question terms, numbers
+    and capitals; near zero for function words and bare punctuation."""
+    get = idf.get
+    out: dict[str, float] = {}
+    for word in words:
+        ts = terms(word)
+        if not ts:
+            out[word] = 0.05 if word.isalnum() else 0.02
+            continue
+        score = get(ts[0], 0.0) if len(ts) == 1 else max(map(get, ts, repeat(0.0)))
+        if not query.isdisjoint(ts):
+            score += 2.0
+        if not word.isalpha() and any(map(str.isdigit, word)):  # a letter is never a digit
+            score += 1.0
+        if word[:1].isupper():
+            score += 0.5
+        out[word] = score
+    return out
