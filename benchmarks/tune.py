@@ -65,7 +65,7 @@ class GivenScores:
 
 def memoized_embedding() -> Any:
     """tersify's embedding scorer, with each text embedded once for the whole grid."""
-    import torch
+    import numpy as np
 
     from tersify.scorers.embedding import EmbeddingScorer
 
@@ -76,7 +76,7 @@ def memoized_embedding() -> Any:
             missing = [t for t in dict.fromkeys(texts) if t not in self.memo]
             if missing:
                 self.memo.update(zip(missing, super().embed(missing), strict=True))
-            return torch.stack([self.memo[t] for t in texts]) if texts else super().embed([])
+            return np.stack([self.memo[t] for t in texts]) if texts else super().embed([])
 
     return Memoized()
 
@@ -131,6 +131,8 @@ def evaluate_grid(examples: Sequence[dict[str, Any]], configs: Sequence[Config]
                 given.scores = lexical.score(question, segmented)
             else:
                 embedding.unit_mode, embedding.lexical_weight = mode, lexical_weight
+                embedding.document_vectors = get_preset(preset).scorer_options.get(
+                    "document_vectors", "encode")
                 given.scores = embedding.score(question, segmented)
             for config in configs:
                 if config[0] != preset or config[2] != lexical_weight:

@@ -8,14 +8,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tersify import fit
 from tersify.job import Job
-from tersify.policies import Tuning, get_policy
+from tersify.policies import Policy, Tuning, get_policy
 from tersify.presets import get_preset
-from tersify.scorers import Scorer, Scores, get_scorer
+from tersify.scorers import Scorer, Scores, get_scorer, score_many
 from tersify.segment import Segmented, segment
 from tersify.tokens import TokenCounter, get_token_counter
 from tersify.types import CompressionRequest, CompressionResult
@@ -96,22 +97,10 @@ class Compressor:
         started = time.perf_counter()
         if request is not None and fields:
             raise TypeError("pass a CompressionRequest or keyword fields, not both")
-        req = request if request is not None else CompressionRequest(**fields)
-        policy = get_policy(req.policy)
-        docs = [segment(d.text) for d in req.documents]
-        job = Job.build(req, docs, self.tokens, linear_patterns=self.linear_patterns)
-        scorer_name = None
-        scores: Scores | None = None
-        if policy.uses_scorer:
-            scorer = self.scorer(req.scorer)
-            scorer_name = scorer.name
-            question = req.question if policy.question_aware else ""
-            scores = self._cache.get_or_score(scorer, question, docs)
-        keep = min(1.0, job.context_budget_estimate() / max(1, sum(job.costs)))
-        plan = policy.plan(docs, scores, self.tuning, keep)
-        kept, compressed_tokens = fit.run(job, plan)
-        return job.result(plan, kept, compressed_tokens, policy=policy.name, scorer=scorer_name,
-                          started=started)
+        pending = self._prepare(request if request is not None else CompressionRequest(**fields))
+        scores = (self._cache.get_or_score(pending.scorer, pending.question, pending.docs)
+                  if pending.scorer is not None else None)
+        return self._finish(pending, scores, started)
 
     def compress_many(
         self, requests: Iterable[CompressionRequest], *, progress: Progress | None = None
@@ -125,9 +114,90 @@ class Compressor:
                 progress(i + 1, len(todo))
         return results
 
+    def compress_together(
+        self, requests: Sequence[CompressionRequest]
+    ) -> list[CompressionResult | Exception]:
+        """Compress requests that arrived together: each one's result, or what it raised.
+
+        Requests with the same scorer are scored in one call (a model scorer embeds all their
+        texts in shared forward passes, see ``score_many``); one failing request never fails
+        its neighbours: when the shared call raises, each is scored on its own.
+        """
+        started = time.perf_counter()
+        pending: list[_Pending | Exception] = []
+        for req in requests:
+            try:
+                pending.append(self._prepare(req))
+            except Exception as exc:  # noqa: BLE001 - handed back to this request's caller
+                pending.append(exc)
+        scores = self._score_together([p for p in pending if isinstance(p, _Pending)])
+        out: list[CompressionResult | Exception] = []
+        for p in pending:
+            try:
+                out.append(p if isinstance(p, Exception) else
+                           self._finish(p, scores[id(p)], started))
+            except Exception as exc:  # noqa: BLE001 - handed back to this request's caller
+                out.append(exc)
+        return out
+
+    def _prepare(self, req: CompressionRequest) -> _Pending:
+        policy = get_policy(req.policy)
+        docs = [segment(d.text) for d in req.documents]
+        job = Job.build(req, docs, self.tokens, linear_patterns=self.linear_patterns)
+        scorer = self.scorer(req.scorer) if policy.uses_scorer else None
+        question = req.question if policy.question_aware else ""
+        return _Pending(policy=policy, docs=docs, job=job, scorer=scorer, question=question)
+
+    def _score_together(self, pending: list[_Pending]) -> dict[int, Scores | Exception | None]:
+        scores: dict[int, Scores | Exception | None] = {id(p): None for p in pending}
+        groups: dict[str, list[_Pending]] = {}
+        for p in pending:
+            if p.scorer is not None:
+                groups.setdefault(p.scorer.name, []).append(p)
+        for group in groups.values():
+            scorer = group[0].scorer
+            assert scorer is not None
+            items = [(p.question, p.docs) for p in group]
+            try:
+                found: list[Scores | Exception] = list(self._cache.get_or_score_many(scorer, items))
+            except Exception:  # noqa: BLE001 - scored one by one below, errors kept apart
+                found = [_score_alone(self._cache, scorer, item) for item in items]
+            scores.update((id(p), s) for p, s in zip(group, found, strict=True))
+        return scores
+
+    def _finish(self, pending: _Pending, scores: Scores | Exception | None,
+                started: float) -> CompressionResult:
+        if isinstance(scores, Exception):
+            raise scores
+        job, policy = pending.job, pending.policy
+        keep = min(1.0, job.context_budget_estimate() / max(1, sum(job.costs)))
+        plan = policy.plan(pending.docs, scores, self.tuning, keep)
+        kept, compressed_tokens = fit.run(job, plan)
+        return job.result(plan, kept, compressed_tokens, policy=policy.name,
+                          scorer=pending.scorer.name if pending.scorer else None, started=started)
+
     def __repr__(self) -> str:
         return (f"Compressor(preset={self.preset!r}, scorer={self.default_scorer!r}, "
                 f"tokenizer={self.tokens.name!r})")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Pending:
+    """A request segmented and costed, its scorer chosen, waiting for its scores."""
+
+    policy: Policy
+    docs: list[Segmented]
+    job: Job
+    scorer: Scorer | None
+    question: str
+
+
+def _score_alone(cache: ScoreCache, scorer: Scorer,
+                 item: tuple[str, list[Segmented]]) -> Scores | Exception:
+    try:
+        return cache.get_or_score(scorer, *item)
+    except Exception as exc:  # noqa: BLE001 - handed back to this request's caller
+        return exc
 
 
 class ScoreCache:
@@ -140,16 +210,25 @@ class ScoreCache:
 
     def get_or_score(self, scorer: Scorer, question: str, docs: list[Segmented]) -> Scores:
         """Cached scores, or the scorer's (then cached)."""
+        return self.get_or_score_many(scorer, [(question, docs)])[0]
+
+    def get_or_score_many(self, scorer: Scorer,
+                          items: Sequence[tuple[str, list[Segmented]]]) -> list[Scores]:
+        """Scores for each (question, documents) pair: the cached ones, the rest in one call."""
         if self.size <= 0:
-            return scorer.score(question, docs)
-        key = (scorer.name, question, tuple(d.text for d in docs))
+            return score_many(scorer, items)
+        keys = [(scorer.name, q, tuple(d.text for d in docs)) for q, docs in items]
+        found: dict[int, Scores] = {}
         with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        scores = scorer.score(question, docs)
+            for i, key in enumerate(keys):
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    found[i] = self._items[key]
+        missing = [i for i in range(len(items)) if i not in found]
+        found.update(zip(missing, score_many(scorer, [items[i] for i in missing]), strict=True))
         with self._lock:
-            self._items[key] = scores
+            for i in missing:
+                self._items[keys[i]] = found[i]
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
-        return scores
+        return [found[i] for i in range(len(items))]

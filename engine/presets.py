@@ -2,8 +2,9 @@
 
 =============  ==============================================================================
 ``fast``       ``lexical`` scorer (BM25 + IDF), no torch; milliseconds per request
-``balanced``   ``embedding`` scorer (MiniLM) on documents, BM25 on sentences
-``accurate``   ``embedding`` scorer (MiniLM) on documents and sentences fused with BM25
+``balanced``   ``embedding`` scorer (int8 MiniLM, ONNX Runtime) on documents, BM25 on sentences
+``accurate``   ``embedding`` scorer on sentences fused with BM25; a document's vector is the
+               mean of its sentences' (one encoder pass over the text, not two)
 =============  ==============================================================================
 
 The figures behind these choices are in the README (``python benchmarks/run.py``).
@@ -40,7 +41,8 @@ _PRESETS = {
                scorer_options=MappingProxyType({"unit_mode": "lexical", "lexical_weight": 0.3}),
                tuning=Tuning(doc_weight=0.85)),
         Preset(name="accurate", scorer="embedding",
-               scorer_options=MappingProxyType({"unit_mode": "embedding", "lexical_weight": 0.3}),
+               scorer_options=MappingProxyType({"unit_mode": "embedding", "lexical_weight": 0.3,
+                                                "document_vectors": "units"}),
                tuning=Tuning(doc_weight=0.75)),
     )
 }

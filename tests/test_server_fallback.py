@@ -107,12 +107,12 @@ def test_a_crash_outside_a_model_scorer_stays_an_error(tmp_path: Path) -> None:
         assert usage_requests(server) == 0
 
 
-def _without_torch(folder: Path) -> dict[str, str]:
-    """An environment whose Python finds no torch: a package of that name that fails to
-    import, first on the path, as a machine without the ``models`` extra."""
-    shadow = folder / "no-torch" / "torch"
+def _without(folder: Path, module: str) -> dict[str, str]:
+    """An environment whose Python finds no ``module``: a package of that name that fails to
+    import, first on the path, as a machine without the extra that brings it."""
+    shadow = folder / f"no-{module}" / module
     shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text('raise ImportError("No module named \'torch\'")\n')
+    (shadow / "__init__.py").write_text(f'raise ImportError("No module named {module!r}")\n')
     path = os.pathsep.join(filter(None, [str(shadow.parent), os.environ.get("PYTHONPATH")]))
     return {**os.environ, "PYTHONPATH": path}
 
@@ -120,11 +120,12 @@ def _without_torch(folder: Path) -> dict[str, str]:
 @pytest.mark.parametrize("processes", ["0", "1"])
 def test_a_preset_whose_extra_is_missing_refuses_to_start(tmp_path: Path,
                                                           processes: str) -> None:
-    env = {**_without_torch(tmp_path), "TERSIFY_ENGINE_PROCESSES": processes}
+    # The presets' MiniLM runs on ONNX Runtime (the ``onnx`` extra), torch or not.
+    env = {**_without(tmp_path, "onnxruntime"), "TERSIFY_ENGINE_PROCESSES": processes}
     run = subprocess.run([*CLI, "serve", "--preset", "balanced", "--port", str(free_port())],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
                          check=False)
     assert run.returncode == 2
     assert len(run.stderr.splitlines()) == 1, run.stderr
-    assert run.stderr.startswith("tersify: error: ") and "tersify[models]" in run.stderr
+    assert run.stderr.startswith("tersify: error: ") and "tersify[onnx]" in run.stderr
     assert run.stdout == ""

@@ -8,7 +8,7 @@ lazily, so ``lexical`` works without torch:
 name           what                                                        needs
 =============  ==========================================================  ================
 ``lexical``    BM25 relevance + in-set word informativeness                nothing
-``embedding``  MiniLM sentence/document similarity (+ BM25 fusion)         ``models`` extra
+``embedding``  MiniLM sentence/document similarity (+ BM25 fusion)         ``onnx`` extra
 ``lm``         causal-LM self-information and question contrast            ``models`` extra
 ``classifier`` token keep-probabilities of a token-classification model    ``models`` extra
 =============  ==========================================================  ================
@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 from tersify.errors import InvalidRequestError
 from tersify.segment import Segmented
 
-__all__ = ["Scorer", "Scores", "available_scorers", "get_scorer"]
+__all__ = ["BatchScorer", "Scorer", "Scores", "available_scorers", "get_scorer", "score_many"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +51,22 @@ class Scorer(Protocol):
     def score(self, question: str, documents: Sequence[Segmented]) -> Scores:
         """Score ``documents`` for ``question`` (empty for question-agnostic scoring)."""
         ...
+
+
+@runtime_checkable
+class BatchScorer(Scorer, Protocol):
+    """A scorer that scores several document sets in one call (sharing model passes)."""
+
+    def score_many(self, items: Sequence[tuple[str, Sequence[Segmented]]]) -> list[Scores]:
+        """:meth:`score` for each (question, documents) pair, in order."""
+        ...
+
+
+def score_many(scorer: Scorer, items: Sequence[tuple[str, Sequence[Segmented]]]) -> list[Scores]:
+    """Scores for each (question, documents) pair: in one call when ``scorer`` batches."""
+    if isinstance(scorer, BatchScorer):
+        return scorer.score_many(items)
+    return [scorer.score(question, documents) for question, documents in items]
 
 
 _REGISTRY = {

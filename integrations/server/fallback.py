@@ -69,15 +69,16 @@ def fallback_of(request: CompressionRequest, result: CompressionResult,
 
 
 def compress_each(compressor: Compressor, requests: list[CompressionRequest]) -> list[Outcome]:
-    """Each request's outcome: one failing request never fails its neighbours."""
-    return [_compress_one(compressor, request) for request in requests]
+    """Each request's outcome: one failing request never fails its neighbours. The requests
+    share their scorer's model passes (``Compressor.compress_together``)."""
+    together = compressor.compress_together(requests)
+    return [Outcome(result=r) if isinstance(r, CompressionResult) else
+            _fall_back(compressor, request, r)
+            for request, r in zip(requests, together, strict=True)]
 
 
-def _compress_one(compressor: Compressor, request: CompressionRequest) -> Outcome:
-    try:
-        return Outcome(result=compressor.compress(request))
-    except Exception as exc:
-        failed = exc
+def _fall_back(compressor: Compressor, request: CompressionRequest,
+               failed: Exception) -> Outcome:
     wanted = intended_scorer(request, compressor.default_scorer)
     if wanted not in MODEL_SCORERS:
         return Outcome(error=failed)
