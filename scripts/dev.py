@@ -121,6 +121,7 @@ def bench(extra: list[str]) -> None:
     for data, few in BENCH_DATA.items():
         sh(PYTHON, "benchmarks/run.py", "--data", data, "--lingua-python", python,
            "--lingua-n", str(few), "--lm-n", str(few), *BENCH_ARGS)
+    sh(PYTHON, "benchmarks/scaling.py")
     sh(PYTHON, "benchmarks/load.py")
     sh(PYTHON, "benchmarks/soak.py")
     # The API fuzzed much longer than the test command does (15 examples per operation), and

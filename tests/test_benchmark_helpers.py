@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from errors import error_report, loss_stage  # noqa: E402
 from lingua import compat_model_dir  # noqa: E402
 from metrics import document_kept, surviving_share  # noqa: E402
+from scaling import main as scaling_main  # noqa: E402
 
 DOC = ("Marie Curie\nMarie Curie was a physicist. She won the Nobel Prize in Physics in 1903. "
        "She was born in Warsaw.")
@@ -77,3 +78,9 @@ def test_compat_model_dir_translates_transformers5_files(tmp_path: Path) -> None
     assert "quantization_config" not in config and "rope_parameters" not in config
     assert tokenizer == {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<e>"}
     assert (target / "model.safetensors").read_bytes() == b"weights"
+
+
+def test_the_scaling_benchmark_prints_one_row_per_count(capsys: pytest.CaptureFixture[str]) -> None:
+    scaling_main(["--counts", "10,200", "--repeat", "1"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 2")]
+    assert len(rows) == 1 and rows[0].startswith("| 200 |") and rows[0].endswith("| yes |")
