@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from tersify.segment import Segmented
 from tersify.types import Span
 
-__all__ = ["PART_SEPARATOR", "doc_order", "join_prompt", "ordered_prompt", "render",
-           "render_documents", "spans_of"]
+__all__ = ["PART_SEPARATOR", "doc_order", "join_prompt", "ordered_prompt", "prompt_parts",
+           "render", "render_documents", "spans_of"]
 
 PART_SEPARATOR = "\n\n"
 
@@ -72,7 +72,14 @@ def join_prompt(instruction: str, contexts: Sequence[str], question: str) -> str
     return PART_SEPARATOR.join(p for p in (instruction, *contexts, question) if p)
 
 
+def prompt_parts(instruction: str, texts: Sequence[str], question: str, *, reorder: str,
+                 relevance: list[float]) -> list[str]:
+    """Instruction, the documents' ``texts`` in ``reorder`` order and question, empty or not."""
+    return [instruction, *(texts[d] for d in doc_order(reorder, relevance)), question]
+
+
 def ordered_prompt(instruction: str, texts: Sequence[str], question: str, *, reorder: str,
                    relevance: list[float]) -> str:
     """The final prompt: instruction, the documents' ``texts`` in ``reorder`` order, question."""
-    return join_prompt(instruction, [texts[d] for d in doc_order(reorder, relevance)], question)
+    parts = prompt_parts(instruction, texts, question, reorder=reorder, relevance=relevance)
+    return PART_SEPARATOR.join(p for p in parts if p)

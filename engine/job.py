@@ -11,10 +11,13 @@ import bisect
 import re
 import time
 from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import sub
 
-from tersify.assemble import join_prompt, ordered_prompt, render_documents
+from tersify.assemble import ordered_prompt, render_documents
 from tersify.patterns import compile_matchers
 from tersify.policies import Plan
+from tersify.prompt_tokens import PromptTokens
 from tersify.segment import Segmented
 from tersify.select import SelectionProblem
 from tersify.tokens import TokenCounter
@@ -45,7 +48,7 @@ class Job:
     Attributes:
         req: The request.
         docs: Its documents, segmented.
-        tokens: The tokenizer the budget is counted in.
+        tokens: The tokenizer the budget is counted in, with this request's encodings.
         offsets: Global index of each document's first word.
         costs: Estimated tokens of each word.
         doc_tokens: Tokens of each document's text.
@@ -58,7 +61,7 @@ class Job:
 
     req: CompressionRequest
     docs: list[Segmented]
-    tokens: TokenCounter
+    tokens: PromptTokens
     offsets: list[int]
     costs: list[int]
     doc_tokens: list[int]
@@ -75,20 +78,20 @@ class Job:
 
         ``linear_patterns`` runs ``force_keep_patterns`` on RE2 (see :mod:`tersify.patterns`).
         """
+        counter = PromptTokens(tokens)
         offsets: list[int] = []
         costs: list[int] = []
         doc_tokens: list[int] = []
         for doc in docs:
             offsets.append(len(costs))
-            starts = tokens.token_starts(doc.text)
+            starts = counter.token_starts(doc.text)
             doc_tokens.append(len(starts))
             costs.extend(_word_costs(doc, starts))
-        original = tokens.count(
-            join_prompt(req.instruction, [d.text for d in req.documents], req.question))
+        original = counter.joined([req.instruction, *(d.text for d in docs), req.question])
         return cls(
-            req=req, docs=docs, tokens=tokens, offsets=offsets, costs=costs,
+            req=req, docs=docs, tokens=counter, offsets=offsets, costs=costs,
             doc_tokens=doc_tokens, original_tokens=original,
-            fixed_tokens=tokens.count(join_prompt(req.instruction, [], req.question)),
+            fixed_tokens=counter.joined([req.instruction, req.question]),
             target=req.target_tokens or _ratio_target(req, sum(doc_tokens), original),
             forced=frozenset(_forced_words(req, docs, offsets, linear_patterns)),
             protected=_digit_words(docs, offsets) if req.keep_digits else frozenset())
@@ -166,14 +169,10 @@ def _ratio_target(req: CompressionRequest, context_tokens: int, original_tokens:
 
 
 def _word_costs(doc: Segmented, token_starts: list[int]) -> list[int]:
-    costs = []
-    prev_end = 0
-    for end in doc.word_ends:
-        lo = bisect.bisect_left(token_starts, prev_end)
-        hi = bisect.bisect_left(token_starts, end)
-        costs.append(max(1, hi - lo))  # a word sharing a token with its neighbour still costs one
-        prev_end = end
-    return costs
+    """Tokens that start in each word or the white space before it; at least one, as a word
+    sharing a token with its neighbour still costs one. Mapped in C: no Python step per word."""
+    before = list(map(bisect.bisect_left, repeat(token_starts), doc.word_ends))  # tokens before
+    return list(map(max, map(sub, before, chain((0,), before)), repeat(1)))  # each word's end
 
 
 def _forced_words(req: CompressionRequest, docs: list[Segmented], offsets: list[int],
