@@ -102,11 +102,11 @@ class Job:
 
     def local(self, kept: set[int]) -> list[list[int]]:
         """Global kept word indices as sorted local indices per document."""
-        out: list[list[int]] = [[] for _ in self.docs]
-        for w in sorted(kept):
-            d = bisect.bisect_right(self.offsets, w) - 1
-            out[d].append(w - self.offsets[d])
-        return out
+        ordered = sorted(kept)
+        # Each document's words are a slice of the sorted indices, found by one bisect each.
+        bounds = [*map(bisect.bisect_left, repeat(ordered), self.offsets), len(ordered)]
+        return [list(map(sub, ordered[a:b], repeat(off)))
+                for a, b, off in zip(bounds, bounds[1:], self.offsets)]
 
     def problem(self, plan: Plan) -> SelectionProblem:
         """The selection problem of this job under ``plan``."""
