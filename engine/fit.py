@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tersify.assemble import prompt_parts, render_documents
+from tersify.assemble import prompt_parts
 from tersify.job import Job
 from tersify.policies import Plan
 from tersify.select import grow, select, take_back, unit_order
@@ -53,7 +53,7 @@ def _counter(job: Job, plan: Plan) -> Callable[[set[int]], int]:
     req = job.req
 
     def count(kept: set[int]) -> int:
-        texts = [text for _, text in render_documents(job.docs, job.local(kept))]
+        texts = [text for _, text in job.rendered(kept)]
         return job.tokens.joined(prompt_parts(req.instruction, texts, req.question,
                                               reorder=req.reorder, relevance=plan.doc_relevance))
     return count

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import sub
 
@@ -21,7 +21,13 @@ from tersify.prompt_tokens import PromptTokens
 from tersify.segment import Segmented
 from tersify.select import SelectionProblem
 from tersify.tokens import TokenCounter
-from tersify.types import CompressionRequest, CompressionResult, CompressionStats, DocumentResult
+from tersify.types import (
+    CompressionRequest,
+    CompressionResult,
+    CompressionStats,
+    DocumentResult,
+    Span,
+)
 
 __all__ = ["Job", "auto_ratio"]
 
@@ -70,6 +76,10 @@ class Job:
     target: int
     forced: frozenset[int]
     protected: frozenset[int]
+    # (document, its kept words) -> spans and text: the fit loop renders the same documents
+    # round after round, and the result renders them once more
+    _rendered: dict[tuple[int, tuple[int, ...]], tuple[list[Span], str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def build(cls, req: CompressionRequest, docs: list[Segmented], tokens: TokenCounter, *,
@@ -108,6 +118,17 @@ class Job:
         return [list(map(sub, ordered[a:b], repeat(off)))
                 for a, b, off in zip(bounds, bounds[1:], self.offsets)]
 
+    def rendered(self, kept: set[int]) -> list[tuple[list[Span], str]]:
+        """Spans and compressed text of each document once ``kept`` is kept."""
+        out = []
+        for d, local in enumerate(self.local(kept)):
+            key = (d, tuple(local))
+            found = self._rendered.get(key)
+            if found is None:
+                found = self._rendered[key] = render_documents([self.docs[d]], [local])[0]
+            out.append(found)
+        return out
+
     def problem(self, plan: Plan) -> SelectionProblem:
         """The selection problem of this job under ``plan``."""
         granularity = self.req.granularity or plan.granularity
@@ -125,7 +146,7 @@ class Job:
                 priority.append(prio)
         return SelectionProblem(
             unit_spans=spans, unit_blocks=blocks, unit_priority=priority, word_cost=self.costs,
-            word_importance=[x for per_doc in plan.word_importance for x in per_doc],
+            word_importance=list(chain.from_iterable(plan.word_importance)),
             budget=self.context_budget_estimate(), forced=self.forced, protected=self.protected,
             granularity="sentence" if granularity != "word" else "word",
             unit_budget_factor=plan.unit_budget_factor, contiguous=plan.contiguous)
@@ -135,7 +156,7 @@ class Job:
         """The result of this job once ``kept`` was fitted to ``compressed_tokens``."""
         req = self.req
         documents = []
-        for d, (spans, text) in enumerate(render_documents(self.docs, self.local(kept))):
+        for d, (spans, text) in enumerate(self.rendered(kept)):
             source = req.documents[d]
             documents.append(DocumentResult(
                 index=d, id=source.id, text=text, spans=tuple(spans),
