@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import compress, repeat
 from operator import add, ne
+from typing import TypeVar
 
 from tersify.segment import Segmented
 from tersify.types import Span
 
 __all__ = ["PART_SEPARATOR", "doc_order", "join_prompt", "ordered_prompt", "prompt_parts",
-           "render", "render_documents", "spans_of"]
+           "render", "render_documents", "slices_of", "spans_of"]
 
 PART_SEPARATOR = "\n\n"
+T = TypeVar("T")  # a part of the prompt: its text, or what stands for it
 
 
 def spans_of(doc: Segmented, kept: Sequence[int]) -> list[Span]:
@@ -35,13 +37,19 @@ def spans_of(doc: Segmented, kept: Sequence[int]) -> list[Span]:
 
 def render(text: str, spans: Sequence[Span]) -> str:
     """The compressed text of one document."""
-    parts: list[str] = []
+    return "".join(t[a:b] for t, a, b in slices_of(text, spans))
+
+
+def slices_of(text: str, spans: Sequence[Span]) -> list[tuple[str, int, int]]:
+    """The compressed text of one document as ``(text, start, end)`` slices: its spans of
+    ``text`` and the white space put between them."""
+    slices: list[tuple[str, int, int]] = []
     for i, span in enumerate(spans):
         if i:
             gap = text[spans[i - 1].end : span.start]
-            parts.append("\n" if "\n" in gap else " ")
-        parts.append(text[span.start : span.end])
-    return "".join(parts)
+            slices.append(("\n" if "\n" in gap else " ", 0, 1))
+        slices.append((text, span.start, span.end))
+    return slices
 
 
 def render_documents(docs: Sequence[Segmented],
@@ -71,8 +79,8 @@ def join_prompt(instruction: str, contexts: Sequence[str], question: str) -> str
     return PART_SEPARATOR.join(p for p in (instruction, *contexts, question) if p)
 
 
-def prompt_parts(instruction: str, texts: Sequence[str], question: str, *, reorder: str,
-                 relevance: list[float]) -> list[str]:
+def prompt_parts(instruction: T, texts: Sequence[T], question: T, *, reorder: str,
+                 relevance: list[float]) -> list[T]:
     """Instruction, the documents' ``texts`` in ``reorder`` order and question, empty or not."""
     return [instruction, *(texts[d] for d in doc_order(reorder, relevance)), question]
 

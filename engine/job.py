@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import sub
 
-from tersify.assemble import ordered_prompt, render_documents
+from tersify.assemble import ordered_prompt, slices_of, spans_of
 from tersify.patterns import compile_matchers
 from tersify.policies import Plan
-from tersify.prompt_tokens import PromptTokens
+from tersify.prompt_tokens import PromptTokens, Slice
 from tersify.segment import Segmented
 from tersify.select import SelectionProblem
 from tersify.tokens import TokenCounter
@@ -32,6 +32,7 @@ from tersify.types import (
 __all__ = ["Job", "auto_ratio"]
 
 _DIGIT = re.compile(r"\d")
+Rendered = tuple[list[Span], str, list[Slice]]  # a compressed document: spans, text, slices
 _WORDS = re.compile(r"\S+")
 
 
@@ -78,7 +79,7 @@ class Job:
     protected: frozenset[int]
     # (document, its kept words) -> spans and text: the fit loop renders the same documents
     # round after round, and the result renders them once more
-    _rendered: dict[tuple[int, tuple[int, ...]], tuple[list[Span], str]] = field(
+    _rendered: dict[tuple[int, tuple[int, ...]], Rendered] = field(
         default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
@@ -118,14 +119,18 @@ class Job:
         return [list(map(sub, ordered[a:b], repeat(off)))
                 for a, b, off in zip(bounds, bounds[1:], self.offsets)]
 
-    def rendered(self, kept: set[int]) -> list[tuple[list[Span], str]]:
-        """Spans and compressed text of each document once ``kept`` is kept."""
+    def rendered(self, kept: set[int]) -> list[Rendered]:
+        """Spans, compressed text and its slices of each document once ``kept`` is kept."""
         out = []
         for d, local in enumerate(self.local(kept)):
             key = (d, tuple(local))
             found = self._rendered.get(key)
             if found is None:
-                found = self._rendered[key] = render_documents([self.docs[d]], [local])[0]
+                doc = self.docs[d]
+                spans = spans_of(doc, local)
+                slices = slices_of(doc.text, spans)
+                text = "".join(t[a:b] for t, a, b in slices)
+                found = self._rendered[key] = (spans, text, slices)
             out.append(found)
         return out
 
@@ -156,12 +161,12 @@ class Job:
         """The result of this job once ``kept`` was fitted to ``compressed_tokens``."""
         req = self.req
         documents = []
-        for d, (spans, text) in enumerate(self.rendered(kept)):
+        for d, (spans, text, slices) in enumerate(self.rendered(kept)):
             source = req.documents[d]
             documents.append(DocumentResult(
                 index=d, id=source.id, text=text, spans=tuple(spans),
                 relevance=plan.doc_relevance[d], original_tokens=self.doc_tokens[d],
-                compressed_tokens=self.tokens.count(text) if text else 0,
+                compressed_tokens=self.tokens.count(slices) if text else 0,
                 metadata=source.metadata))
         prompt = ordered_prompt(req.instruction, [d.text for d in documents], req.question,
                                 reorder=req.reorder, relevance=plan.doc_relevance)

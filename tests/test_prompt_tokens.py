@@ -2,10 +2,10 @@
 
 :class:`tersify.prompt_tokens.PromptTokens` counts a joined prompt from each part's own token
 starts plus fresh counts of the short stretches around the separators, cut where an ASCII
-letter meets a space. These properties compare it with tiktoken counting the joined text, on
-parts built to put every kind of character next to the cuts and the separators (contractions,
-digits, marks, line breaks, trailing white space), and on parts cut down to a few of their
-words as the fit loop counts them. Word costs read from the token starts are compared with
+letter meets a space, and a compressed document from slices of its original the same way.
+These properties compare it with tiktoken counting the text whole, on parts built to put every
+kind of character next to the cuts and the separators (contractions, digits, marks, line
+breaks, trailing white space), and on slices of them glued as compressed documents are. Word costs read from the token starts are compared with
 the per-word loop they stand in for.
 """
 
@@ -19,13 +19,14 @@ from strategies import TOKENIZERS, TRICKY, texts
 
 from tersify.assemble import PART_SEPARATOR
 from tersify.job import _word_costs
-from tersify.prompt_tokens import PromptTokens, cuts
+from tersify.prompt_tokens import PromptTokens, Slice, cuts
 from tersify.segment import segment
 from tersify.tokens import get_token_counter
 
 # Letters and spaces make cuts; the rest sits next to them and next to the separators.
 NEAR_CUTS = st.sampled_from(["a", "Z", " ", " ", "'s", "'S", "'ll", "1", "12345", ".", "\n",
                              "\r\n", "  ", "\t", "é", "\u0301", "東", "👍🏽", "-", "ß", "Σ"])
+GLUE = st.sampled_from([" ", "\n", "x", "'"])
 PARTS = st.one_of(st.lists(NEAR_CUTS, max_size=40).map("".join), st.text(TRICKY, max_size=30),
                   texts(blocks=False))
 
@@ -39,24 +40,26 @@ def test_joined_count_is_the_count_of_the_joined_text(parts: list[str], name: st
     assert PromptTokens(get_token_counter(name)).joined(parts) == _fresh(name, parts)
 
 
-@given(st.lists(PARTS, min_size=1, max_size=4), st.lists(st.booleans(), min_size=1),
-       st.sampled_from(TOKENIZERS))
-def test_parts_cut_down_and_seen_before_count_as_their_joined_text(
-    parts: list[str], keep: list[bool], name: str
+@given(st.lists(PARTS, min_size=1, max_size=4), st.data(), st.sampled_from(TOKENIZERS))
+def test_slices_of_seen_texts_count_as_the_text_they_spell(
+    parts: list[str], data: st.DataObject, name: str
 ) -> None:
     counter = PromptTokens(get_token_counter(name))
-    counter.joined(parts)  # the uncut parts are encoded first, as the fit loop finds them
-    words = [p.split(" ") for p in parts]
-    cut_down = [" ".join(w for i, w in enumerate(ws) if keep[i % len(keep)]) for ws in words]
-    assert counter.joined(cut_down) == _fresh(name, cut_down)
-    assert counter.joined(parts) == _fresh(name, parts)
+    counter.joined(parts)  # the whole parts are encoded first, as the fit loop finds them
+    slices: list[Slice] = []
+    for text in parts:  # stretches of each part, glued as compressed documents are
+        bounds = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=6)))
+        for start, end in zip(bounds[::2], bounds[1::2]):
+            slices += [(data.draw(GLUE), 0, 1), (text, start, end)]
+    assert counter.count(slices) == get_token_counter(name).count(
+        "".join(text[a:b] for text, a, b in slices))
 
 
-@given(PARTS)
-def test_cuts_are_spaces_after_ascii_letters(text: str) -> None:
-    every = [i for i in range(1, len(text))
+@given(PARTS, st.integers(0, 50), st.integers(0, 50))
+def test_cuts_are_spaces_after_ascii_letters(text: str, start: int, end: int) -> None:
+    every = [i for i in range(start + 1, min(end, len(text)))
              if text[i] == " " and text[i - 1].isascii() and text[i - 1].isalpha()]
-    assert cuts(text) == ((every[0], every[-1]) if every else None)
+    assert cuts(text, start, end) == ((every[0], every[-1]) if every else None)
 
 
 @given(PARTS, st.sampled_from(TOKENIZERS))
