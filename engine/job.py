@@ -34,6 +34,7 @@ __all__ = ["Job", "auto_ratio"]
 _DIGIT = re.compile(r"\d")
 Rendered = tuple[list[Span], str, list[Slice]]  # a compressed document: spans, text, slices
 _WORDS = re.compile(r"\S+")
+_AT_LEAST_ONE = bytes([1, *range(1, 256)])  # translates a byte to max(1, byte)
 
 
 def auto_ratio(context_tokens: int) -> float:
@@ -198,7 +199,11 @@ def _word_costs(doc: Segmented, token_starts: list[int]) -> list[int]:
     """Tokens that start in each word or the white space before it; at least one, as a word
     sharing a token with its neighbour still costs one. Mapped in C: no Python step per word."""
     before = list(map(bisect.bisect_left, repeat(token_starts), doc.word_ends))  # tokens before
-    return list(map(max, map(sub, before, chain((0,), before)), repeat(1)))  # each word's end
+    begun = map(sub, before, chain((0,), before))  # each word's end
+    try:
+        return list(bytes(begun).translate(_AT_LEAST_ONE))
+    except ValueError:  # a word of 256 tokens or more (a long run without spaces)
+        return list(map(max, map(sub, before, chain((0,), before)), repeat(1)))
 
 
 def _forced_words(req: CompressionRequest, docs: list[Segmented], offsets: list[int],

@@ -72,3 +72,10 @@ def test_word_costs_are_the_tokens_starting_in_each_word(text: str, name: str) -
         expected.append(max(1, begun))
         prev_end = end
     assert _word_costs(doc, starts) == expected
+
+
+def test_a_word_of_hundreds_of_tokens_costs_them_all() -> None:
+    text = "short " + "1234567890" * 100 + " end"  # digits go three to a token
+    doc = segment(text)
+    costs = _word_costs(doc, get_token_counter("cl100k_base").token_starts(text))
+    assert costs[0] == 1 and costs[1] > 300 and costs[2] == 1
