@@ -17,10 +17,11 @@ from tersify.segment import Segmented
 from tersify.types import Span
 
 __all__ = ["PART_SEPARATOR", "doc_order", "join_prompt", "ordered_prompt", "prompt_parts",
-           "render", "render_documents", "slices_of", "spans_of"]
+           "Slice", "slices_of", "spans_of", "spell"]
 
 PART_SEPARATOR = "\n\n"
 T = TypeVar("T")  # a part of the prompt: its text, or what stands for it
+Slice = tuple[str, int, int]  # (text, start, end): text[start:end]
 
 
 def spans_of(doc: Segmented, kept: Sequence[int]) -> list[Span]:
@@ -35,15 +36,10 @@ def spans_of(doc: Segmented, kept: Sequence[int]) -> list[Span]:
     return [Span(start=doc.word_starts[a], end=doc.word_ends[b]) for a, b in zip(firsts, lasts)]
 
 
-def render(text: str, spans: Sequence[Span]) -> str:
-    """The compressed text of one document."""
-    return "".join(t[a:b] for t, a, b in slices_of(text, spans))
-
-
-def slices_of(text: str, spans: Sequence[Span]) -> list[tuple[str, int, int]]:
+def slices_of(text: str, spans: Sequence[Span]) -> list[Slice]:
     """The compressed text of one document as ``(text, start, end)`` slices: its spans of
     ``text`` and the white space put between them."""
-    slices: list[tuple[str, int, int]] = []
+    slices: list[Slice] = []
     for i, span in enumerate(spans):
         if i:
             gap = text[spans[i - 1].end : span.start]
@@ -52,14 +48,9 @@ def slices_of(text: str, spans: Sequence[Span]) -> list[tuple[str, int, int]]:
     return slices
 
 
-def render_documents(docs: Sequence[Segmented],
-                     kept: Sequence[Sequence[int]]) -> list[tuple[list[Span], str]]:
-    """Spans and compressed text of each document, from its sorted local kept word indices."""
-    out = []
-    for doc, local in zip(docs, kept):
-        spans = spans_of(doc, local)
-        out.append((spans, render(doc.text, spans)))
-    return out
+def spell(slices: Sequence[Slice]) -> str:
+    """The text that ``(text, start, end)`` slices spell, one after the other."""
+    return "".join(text[start:end] for text, start, end in slices)
 
 
 def doc_order(reorder: str, relevance: list[float]) -> list[int]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tersify.assemble import prompt_parts
+from tersify.assemble import Slice, prompt_parts
 from tersify.job import Job
 from tersify.policies import Plan
-from tersify.prompt_tokens import Slice, joined_slices
+from tersify.prompt_tokens import joined_slices
 from tersify.select import grow, select, take_back, unit_order
 
 __all__ = ["MAX_ROUNDS", "run"]

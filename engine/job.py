@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import sub
 
-from tersify.assemble import ordered_prompt, slices_of, spans_of
+from tersify.assemble import Slice, ordered_prompt, slices_of, spans_of, spell
 from tersify.patterns import compile_matchers
 from tersify.policies import Plan
-from tersify.prompt_tokens import PromptTokens, Slice
+from tersify.prompt_tokens import PromptTokens
 from tersify.segment import Segmented
 from tersify.select import SelectionProblem
 from tersify.tokens import TokenCounter
@@ -32,8 +32,8 @@ from tersify.types import (
 __all__ = ["Job", "auto_ratio"]
 
 _DIGIT = re.compile(r"\d")
-Rendered = tuple[list[Span], str, list[Slice]]  # a compressed document: spans, text, slices
 _WORDS = re.compile(r"\S+")
+Rendered = tuple[list[Span], str, list[Slice]]  # a compressed document: spans, text, slices
 _AT_LEAST_ONE = bytes([1, *range(1, 256)])  # translates a byte to max(1, byte)
 
 
@@ -78,8 +78,8 @@ class Job:
     target: int
     forced: frozenset[int]
     protected: frozenset[int]
-    # (document, its kept words) -> spans and text: the fit loop renders the same documents
-    # round after round, and the result renders them once more
+    # (document, its kept words) -> its rendering: the fit loop renders most documents the
+    # same way round after round, and the result renders them once more
     _rendered: dict[tuple[int, tuple[int, ...]], Rendered] = field(
         default_factory=dict, init=False, repr=False, compare=False)
 
@@ -130,8 +130,7 @@ class Job:
                 doc = self.docs[d]
                 spans = spans_of(doc, local)
                 slices = slices_of(doc.text, spans)
-                text = "".join(t[a:b] for t, a, b in slices)
-                found = self._rendered[key] = (spans, text, slices)
+                found = self._rendered[key] = (spans, spell(slices), slices)
             out.append(found)
         return out
 

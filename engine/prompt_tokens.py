@@ -24,12 +24,11 @@ import re
 from bisect import bisect_left
 from collections.abc import Sequence
 
-from tersify.assemble import PART_SEPARATOR
+from tersify.assemble import PART_SEPARATOR, Slice, spell
 from tersify.tokens import TiktokenCounter, TokenCounter
 
-__all__ = ["PromptTokens", "Slice", "cuts", "joined_slices"]
+__all__ = ["PromptTokens", "cuts", "joined_slices"]
 
-Slice = tuple[str, int, int]  # (text, start, end): text[start:end]
 _CUT = re.compile(r"[A-Za-z] ")  # a cut is the position of the space
 
 
@@ -67,7 +66,8 @@ class PromptTokens:
     def __init__(self, tokens: TokenCounter) -> None:
         self.tokens = tokens
         self.name = tokens.name
-        self._by_parts = isinstance(tokens, TiktokenCounter)
+        # The cuts hold for the encodings TiktokenCounter loads, not for a subclass's counts.
+        self._by_parts = type(tokens) is TiktokenCounter
         self._starts: dict[str, list[int]] = {}
 
     def token_starts(self, text: str) -> list[int]:
@@ -84,7 +84,7 @@ class PromptTokens:
     def count(self, slices: Sequence[Slice]) -> int:
         """Tokens of the text that ``slices`` spell, one after the other."""
         if not self._by_parts:
-            return self.tokens.count("".join(text[a:b] for text, a, b in slices))
+            return self.tokens.count(spell(slices))
         total = 0
         stretch: list[str] = []  # text since the last cut
         for text, start, end in slices:

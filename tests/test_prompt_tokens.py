@@ -17,9 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import TOKENIZERS, TRICKY, texts
 
-from tersify.assemble import PART_SEPARATOR
+from tersify.assemble import PART_SEPARATOR, Slice
 from tersify.job import _word_costs
-from tersify.prompt_tokens import PromptTokens, Slice, cuts
+from tersify.prompt_tokens import PromptTokens, cuts
 from tersify.segment import segment
 from tersify.tokens import get_token_counter
 
