@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tersify.assemble import ordered_prompt, render_documents
+from tersify.assemble import Slice, prompt_parts
 from tersify.job import Job
 from tersify.policies import Plan
+from tersify.prompt_tokens import joined_slices
 from tersify.select import grow, select, take_back, unit_order
 
 __all__ = ["MAX_ROUNDS", "run"]
@@ -52,8 +53,12 @@ def _counter(job: Job, plan: Plan) -> Callable[[set[int]], int]:
     """Exact tokens of the prompt that a set of kept words assembles to."""
     req = job.req
 
+    instruction: list[Slice] = [(req.instruction, 0, len(req.instruction))]
+    question: list[Slice] = [(req.question, 0, len(req.question))]
+
     def count(kept: set[int]) -> int:
-        texts = [text for _, text in render_documents(job.docs, job.local(kept))]
-        return job.tokens.count(ordered_prompt(req.instruction, texts, req.question,
-                                               reorder=req.reorder, relevance=plan.doc_relevance))
+        docs = [slices for _, _, slices in job.rendered(kept)]
+        parts = prompt_parts(instruction, docs, question, reorder=req.reorder,
+                             relevance=plan.doc_relevance)
+        return job.tokens.count(joined_slices(parts))
     return count

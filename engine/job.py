@@ -10,20 +10,31 @@ from __future__ import annotations
 import bisect
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import chain, repeat
+from operator import sub
 
-from tersify.assemble import join_prompt, ordered_prompt, render_documents
+from tersify.assemble import Slice, ordered_prompt, slices_of, spans_of, spell
 from tersify.patterns import compile_matchers
 from tersify.policies import Plan
+from tersify.prompt_tokens import PromptTokens
 from tersify.segment import Segmented
 from tersify.select import SelectionProblem
 from tersify.tokens import TokenCounter
-from tersify.types import CompressionRequest, CompressionResult, CompressionStats, DocumentResult
+from tersify.types import (
+    CompressionRequest,
+    CompressionResult,
+    CompressionStats,
+    DocumentResult,
+    Span,
+)
 
 __all__ = ["Job", "auto_ratio"]
 
 _DIGIT = re.compile(r"\d")
 _WORDS = re.compile(r"\S+")
+Rendered = tuple[list[Span], str, list[Slice]]  # a compressed document: spans, text, slices
+_AT_LEAST_ONE = bytes([1, *range(1, 256)])  # translates a byte to max(1, byte)
 
 
 def auto_ratio(context_tokens: int) -> float:
@@ -45,7 +56,7 @@ class Job:
     Attributes:
         req: The request.
         docs: Its documents, segmented.
-        tokens: The tokenizer the budget is counted in.
+        tokens: The tokenizer the budget is counted in, with this request's encodings.
         offsets: Global index of each document's first word.
         costs: Estimated tokens of each word.
         doc_tokens: Tokens of each document's text.
@@ -58,7 +69,7 @@ class Job:
 
     req: CompressionRequest
     docs: list[Segmented]
-    tokens: TokenCounter
+    tokens: PromptTokens
     offsets: list[int]
     costs: list[int]
     doc_tokens: list[int]
@@ -67,6 +78,10 @@ class Job:
     target: int
     forced: frozenset[int]
     protected: frozenset[int]
+    # (document, its kept words) -> its rendering: the fit loop renders most documents the
+    # same way round after round, and the result renders them once more
+    _rendered: dict[tuple[int, tuple[int, ...]], Rendered] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def build(cls, req: CompressionRequest, docs: list[Segmented], tokens: TokenCounter, *,
@@ -75,20 +90,20 @@ class Job:
 
         ``linear_patterns`` runs ``force_keep_patterns`` on RE2 (see :mod:`tersify.patterns`).
         """
+        counter = PromptTokens(tokens)
         offsets: list[int] = []
         costs: list[int] = []
         doc_tokens: list[int] = []
         for doc in docs:
             offsets.append(len(costs))
-            starts = tokens.token_starts(doc.text)
+            starts = counter.token_starts(doc.text)
             doc_tokens.append(len(starts))
             costs.extend(_word_costs(doc, starts))
-        original = tokens.count(
-            join_prompt(req.instruction, [d.text for d in req.documents], req.question))
+        original = counter.joined([req.instruction, *(d.text for d in docs), req.question])
         return cls(
-            req=req, docs=docs, tokens=tokens, offsets=offsets, costs=costs,
+            req=req, docs=docs, tokens=counter, offsets=offsets, costs=costs,
             doc_tokens=doc_tokens, original_tokens=original,
-            fixed_tokens=tokens.count(join_prompt(req.instruction, [], req.question)),
+            fixed_tokens=counter.joined([req.instruction, req.question]),
             target=req.target_tokens or _ratio_target(req, sum(doc_tokens), original),
             forced=frozenset(_forced_words(req, docs, offsets, linear_patterns)),
             protected=_digit_words(docs, offsets) if req.keep_digits else frozenset())
@@ -99,10 +114,24 @@ class Job:
 
     def local(self, kept: set[int]) -> list[list[int]]:
         """Global kept word indices as sorted local indices per document."""
-        out: list[list[int]] = [[] for _ in self.docs]
-        for w in sorted(kept):
-            d = bisect.bisect_right(self.offsets, w) - 1
-            out[d].append(w - self.offsets[d])
+        ordered = sorted(kept)
+        # Each document's words are a slice of the sorted indices, found by one bisect each.
+        bounds = [*map(bisect.bisect_left, repeat(ordered), self.offsets), len(ordered)]
+        return [list(map(sub, ordered[a:b], repeat(off)))
+                for a, b, off in zip(bounds, bounds[1:], self.offsets)]
+
+    def rendered(self, kept: set[int]) -> list[Rendered]:
+        """Spans, compressed text and its slices of each document once ``kept`` is kept."""
+        out = []
+        for d, local in enumerate(self.local(kept)):
+            key = (d, tuple(local))
+            found = self._rendered.get(key)
+            if found is None:
+                doc = self.docs[d]
+                spans = spans_of(doc, local)
+                slices = slices_of(doc.text, spans)
+                found = self._rendered[key] = (spans, spell(slices), slices)
+            out.append(found)
         return out
 
     def problem(self, plan: Plan) -> SelectionProblem:
@@ -122,7 +151,7 @@ class Job:
                 priority.append(prio)
         return SelectionProblem(
             unit_spans=spans, unit_blocks=blocks, unit_priority=priority, word_cost=self.costs,
-            word_importance=[x for per_doc in plan.word_importance for x in per_doc],
+            word_importance=list(chain.from_iterable(plan.word_importance)),
             budget=self.context_budget_estimate(), forced=self.forced, protected=self.protected,
             granularity="sentence" if granularity != "word" else "word",
             unit_budget_factor=plan.unit_budget_factor, contiguous=plan.contiguous)
@@ -132,12 +161,12 @@ class Job:
         """The result of this job once ``kept`` was fitted to ``compressed_tokens``."""
         req = self.req
         documents = []
-        for d, (spans, text) in enumerate(render_documents(self.docs, self.local(kept))):
+        for d, (spans, text, slices) in enumerate(self.rendered(kept)):
             source = req.documents[d]
             documents.append(DocumentResult(
                 index=d, id=source.id, text=text, spans=tuple(spans),
                 relevance=plan.doc_relevance[d], original_tokens=self.doc_tokens[d],
-                compressed_tokens=self.tokens.count(text) if text else 0,
+                compressed_tokens=self.tokens.count(slices) if text else 0,
                 metadata=source.metadata))
         prompt = ordered_prompt(req.instruction, [d.text for d in documents], req.question,
                                 reorder=req.reorder, relevance=plan.doc_relevance)
@@ -166,14 +195,14 @@ def _ratio_target(req: CompressionRequest, context_tokens: int, original_tokens:
 
 
 def _word_costs(doc: Segmented, token_starts: list[int]) -> list[int]:
-    costs = []
-    prev_end = 0
-    for end in doc.word_ends:
-        lo = bisect.bisect_left(token_starts, prev_end)
-        hi = bisect.bisect_left(token_starts, end)
-        costs.append(max(1, hi - lo))  # a word sharing a token with its neighbour still costs one
-        prev_end = end
-    return costs
+    """Tokens that start in each word or the white space before it; at least one, as a word
+    sharing a token with its neighbour still costs one. Mapped in C: no Python step per word."""
+    before = list(map(bisect.bisect_left, repeat(token_starts), doc.word_ends))  # tokens before
+    begun = map(sub, before, chain((0,), before))  # each word's end
+    try:
+        return list(bytes(begun).translate(_AT_LEAST_ONE))
+    except ValueError:  # a word of 256 tokens or more (a long run without spaces)
+        return list(map(max, map(sub, before, chain((0,), before)), repeat(1)))
 
 
 def _forced_words(req: CompressionRequest, docs: list[Segmented], offsets: list[int],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import filterfalse
 from typing import Literal
 
 __all__ = ["Selection", "SelectionProblem", "grow", "select", "take_back", "unit_order"]
@@ -72,7 +73,7 @@ class Selection:
         if words:
             self.kept.update(words)
             self.groups.append(words)
-            self.spent += sum(cost[w] for w in words)
+            self.spent += sum(map(cost.__getitem__, words))
 
 
 def unit_order(problem: SelectionProblem) -> list[int]:
@@ -85,7 +86,7 @@ def select(problem: SelectionProblem) -> Selection:
     """Choose words under ``problem.budget`` (see the module docstring)."""
     cost = problem.word_cost
     forced = sorted(problem.forced)
-    chosen = Selection(forced=forced, kept=set(forced), spent=sum(cost[w] for w in forced))
+    chosen = Selection(forced=forced, kept=set(forced), spent=sum(map(cost.__getitem__, forced)))
     order = unit_order(problem)
     factor = problem.unit_budget_factor if problem.granularity == "word" else 1.0
     _add_units(problem, chosen, order, problem.budget * max(factor, 1.0))
@@ -133,8 +134,8 @@ def _add_units(problem: SelectionProblem, chosen: Selection, order: list[int],
     cost = problem.word_cost
     for u in order:
         first, last = problem.unit_spans[u]
-        new = [w for w in range(first, last) if w not in chosen.kept]
-        extra = sum(cost[w] for w in new)
+        new = list(filterfalse(chosen.kept.__contains__, range(first, last)))
+        extra = sum(map(cost.__getitem__, new))
         if chosen.spent + extra <= limit:
             chosen.add(new, cost)
         elif problem.contiguous:
@@ -180,7 +181,7 @@ def _drop_last_group(problem: SelectionProblem, chosen: Selection) -> int:
     """Take the last group back whole; returns its tokens (at least 1 unless it was empty)."""
     group = chosen.groups.pop()
     chosen.kept.difference_update(group)
-    cost = sum(problem.word_cost[w] for w in group)
+    cost = sum(map(problem.word_cost.__getitem__, group))
     chosen.spent -= cost
     return max(1, cost) if group else 0
 
@@ -198,12 +199,12 @@ def _fill(problem: SelectionProblem, chosen: Selection, order: list[int]) -> Non
         if problem.unit_blocks[u]:
             continue
         first, last = problem.unit_spans[u]
-        missing = [w for w in range(first, last) if w not in chosen.kept]
+        missing = list(filterfalse(chosen.kept.__contains__, range(first, last)))
         if not missing:
             continue
         # Protected words (keep_digits) come along with any part of their unit: paid first.
-        protected = [w for w in missing if w in problem.protected]
-        room = problem.budget - chosen.spent - sum(problem.word_cost[w] for w in protected)
+        protected = list(filter(problem.protected.__contains__, missing))
+        room = problem.budget - chosen.spent - sum(map(problem.word_cost.__getitem__, protected))
         added = (_edge_run if problem.contiguous else _best_run)(problem, missing, room)
         chosen.add(sorted({*added, *protected}) if added else [], problem.word_cost)
         if problem.contiguous:

@@ -7,18 +7,21 @@ and numbers, and near zero for function words.
 
 A word's terms and importance depend on its text alone (given the set and the question), so
 both are computed once per distinct word and looked up for every occurrence (terms are also
-remembered across calls); counting is left to ``Counter`` over chained term lists, with no
-Python step per word, and documents are not counted again: BM25 needs only their counts of
-the question's terms, summed from their units.
+remembered across calls). BM25 reads only the question's terms of a bag, and IDF only which
+terms a unit holds, so a unit's terms are chained into a list (its length), a set (for IDF)
+and a count of the question terms in it, with no Python step per word; documents are not
+counted again: their counts of the question's terms are summed from their units.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import ChainMap, Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import chain, repeat
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain, compress, repeat
+from operator import is_
+from typing import cast
 
 from tersify.scorers import Scores
 from tersify.segment import Segmented
@@ -71,12 +74,14 @@ class LexicalScorer:
         """Score documents and units by BM25 and words by IDF (see the module docstring)."""
         query = set(terms_of(question))
         words = [d.words() for d in documents]
-        distinct = set(chain.from_iterable(words))
-        terms = self._terms(distinct).__getitem__
-        unit_bags = [Counter(chain.from_iterable(map(terms, ws[u.first : u.last])))
-                     for d, ws in zip(documents, words) for u in d.units]
-        unit_lengths = [sum(bag.values()) for bag in unit_bags]
-        unit_idf = _idf(unit_bags)
+        by_word = self._terms(set(chain.from_iterable(words)))
+        terms = by_word.__getitem__
+        unit_terms = [list(chain.from_iterable(map(terms, ws[u.first : u.last])))
+                      for d, ws in zip(documents, words) for u in d.units]
+        unit_lengths = list(map(len, unit_terms))
+        unit_sets = list(map(set, unit_terms))
+        unit_idf = _idf(unit_sets)
+        unit_bags = list(map(_query_bag, repeat(query), unit_terms, unit_sets))
         unit_scores = self._bm25(query, unit_bags, unit_lengths, unit_idf)
         # BM25 reads only the question's terms of a bag, and units cover every word once: a
         # document's counts of those terms and its length are its units' summed.
@@ -91,20 +96,25 @@ class LexicalScorer:
             doc_lengths.append(sum(unit_lengths[first:last]))
             first = last
         doc_scores = self._bm25(query, doc_bags, doc_lengths, _idf(doc_bags))
-        importance = _importance(distinct, terms, query, unit_idf)
+        importance = _importance(by_word, query, unit_idf)
         return Scores(documents=doc_scores, units=units,
                       words=[list(map(importance.__getitem__, ws)) for ws in words])
 
-    def _terms(self, words: set[str]) -> Mapping[str, list[str]]:
-        """A mapping from (at least) each of ``words`` to its terms. Terms are remembered
-        across calls, since most words of a request were seen before; the memo only grows, so
-        a word found in it stays found."""
+    def _terms(self, words: set[str]) -> dict[str, list[str]]:
+        """Each of ``words`` and its terms. Terms are remembered across calls, since most words
+        of a request were seen before; the memo only grows, so a word found in it stays found.
+        The request's words get a dict of their own: looked up for every occurrence, a small
+        dict stays in the cache where the memo would not."""
         known = self._known
-        fresh = _terms_by_word(words.difference(known))
-        if len(known) < MEMO_WORDS:
-            known.update(fresh)
-            return known
-        return ChainMap(fresh, known)
+        ordered = list(words)
+        found = list(map(known.get, ordered))
+        by_word = dict(zip(ordered, found))
+        if None in found:  # words not seen before (or not remembered: the memo was full)
+            fresh = _terms_by_word(compress(ordered, map(is_, found, repeat(None))))
+            by_word.update(fresh)
+            if len(known) < MEMO_WORDS:
+                known.update(fresh)
+        return cast(dict[str, list[str]], by_word)  # every word has its terms now
 
     def _bm25(self, query: set[str], bags: Sequence[Mapping[str, int]], lengths: list[int],
               idf: dict[str, float]) -> list[float]:
@@ -129,26 +139,32 @@ def _terms_by_word(words: Iterable[str]) -> dict[str, list[str]]:
     return dict(zip(distinct, [[stems[t] for t in ts if t in stems] for ts in found]))
 
 
-def _query_counts(query: set[str], bags: list[Counter[str]]) -> dict[str, int]:
+def _query_bag(query: set[str], terms: list[str], distinct: set[str]) -> dict[str, int]:
+    """How often each question term occurs in ``terms`` (absent terms left out): all that BM25
+    reads of a bag."""
+    return {t: terms.count(t) for t in query.intersection(distinct)} if query else {}
+
+
+def _query_counts(query: set[str], bags: list[dict[str, int]]) -> dict[str, int]:
     """How often each question term occurs in ``bags`` together (absent terms left out)."""
-    return {t: n for t in query if (n := sum(b[t] for b in bags))}
+    return {t: n for t in query if (n := sum(b.get(t, 0) for b in bags))}
 
 
-def _idf(bags: Sequence[Mapping[str, int]]) -> dict[str, float]:
+def _idf(bags: Sequence[Iterable[str]]) -> dict[str, float]:
+    """IDF of each term over ``bags`` (each yields its distinct terms)."""
     df = Counter(chain.from_iterable(bags))  # each bag yields each of its terms once
     n = len(bags)
     weight = {c: math.log(1 + (n - c + 0.5) / (c + 0.5)) for c in set(df.values())}
     return dict(zip(df, map(weight.__getitem__, df.values())))
 
 
-def _importance(words: set[str], terms: Callable[[str], list[str]], query: set[str],
+def _importance(terms: dict[str, list[str]], query: set[str],
                 idf: dict[str, float]) -> dict[str, float]:
     """Each word's importance: the IDF of its rarest term, raised for question terms, numbers
     and capitals; near zero for function words and bare punctuation."""
     get = idf.get
     out: dict[str, float] = {}
-    for word in words:
-        ts = terms(word)
+    for word, ts in terms.items():
         if not ts:
             out[word] = 0.05 if word.isalnum() else 0.02
             continue
