@@ -242,8 +242,8 @@ def test_serve_refuses_an_unknown_scorer_or_one_whose_extra_is_missing(tmp_path:
     (tmp_path / "hidden" / "torch" / "__init__.py").write_text(
         "raise ImportError('torch is hidden by this test')\n")
     env = {"PYTHONPATH": str(tmp_path / "hidden"), "TERSIFY_ALLOWED_SCORERS": "lexical"}
-    missing = _refuses_to_start(tmp_path, ["--allowed-scorers", "lexical,embedding"], env)
-    assert missing == ("tersify: error: allowed scorer 'embedding' cannot run here: 'torch' is "
+    missing = _refuses_to_start(tmp_path, ["--allowed-scorers", "lexical,lm"], env)
+    assert missing == ("tersify: error: allowed scorer 'lm' cannot run here: 'torch' is "
                        "required for this feature; install it with pip install "
                        "'tersify[models]'\n")
 
