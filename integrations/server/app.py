@@ -10,10 +10,6 @@ the playground page at ``/``.
 
 # No ``from __future__ import annotations``: FastAPI reads route annotations at run time.
 import functools
-import json
-import logging
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,19 +21,15 @@ from tersify.compressor import Compressor
 from tersify.errors import TersifyError
 from tersify.integrations.server.auth import Gate
 from tersify.integrations.server.batching import Batcher
-from tersify.integrations.server.errors import error_body, install_handlers
+from tersify.integrations.server.errors import install_handlers
 from tersify.integrations.server.guards import BodyLimit, InFlightLimit
 from tersify.integrations.server.native import state_allowed_scorers
+from tersify.integrations.server.observe import Observe
 from tersify.integrations.server.ratelimit import make_limiter
 from tersify.integrations.server.settings import ServerSettings, SettingsError
 from tersify.integrations.server.store import KeyStore
 
 __all__ = ["create_app"]
-
-access_log = logging.getLogger("tersify.server.access")
-# On every response: no content sniffing, no framing (the page adds its own policy).
-SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"}
-
 
 def create_app(settings: ServerSettings | None = None, *, compressor: Compressor | None = None,
                compressor_factory: Callable[[], Compressor] | None = None) -> Any:
@@ -87,7 +79,8 @@ def create_app(settings: ServerSettings | None = None, *, compressor: Compressor
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(InFlightLimit, limit=settings.limit_concurrency)
-    _observe(app)  # added last, so outermost: it sees every response, 413s and 500s included
+    # Added last, so outermost: it sees every response, 413s and 500s included.
+    app.add_middleware(Observe, metrics=app.state.metrics)
     app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
     app.include_router(routes.router)
     app.include_router(playground.router)
@@ -103,40 +96,6 @@ async def _lifespan(app: Any) -> AsyncIterator[None]:
         yield
     finally:
         app.state.batcher.close()
-
-
-def _observe(app: Any) -> None:
-    """Request ids, rate-limit headers on every response, access log, metrics."""
-    from fastapi.responses import JSONResponse
-
-    @app.middleware("http")  # type: ignore[untyped-decorator]
-    async def observe(request: Any, call_next: Any) -> Any:
-        rid = request.headers.get("x-request-id", "")
-        if not (0 < len(rid) <= 128 and rid.isprintable()):
-            rid = uuid.uuid4().hex
-        request.state.request_id = rid
-        request.state.rate_headers = {}
-        request.state.response_headers = {}  # a route's own, e.g. X-Tersify-Fallback
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:
-            access_log.exception("unhandled error", extra={"request_id": rid})
-            response = JSONResponse(
-                error_body("internal_error", "the server failed on this request", rid),
-                status_code=500)
-        elapsed = time.perf_counter() - started
-        response.headers["X-Request-ID"] = rid
-        for name, value in {**request.state.rate_headers, **request.state.response_headers,
-                            **SECURITY_HEADERS}.items():
-            response.headers.setdefault(name, value)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        app.state.metrics.observe(request.method, route, response.status_code, elapsed)
-        access_log.info(json.dumps({
-            "event": "request", "request_id": rid, "method": request.method, "route": route,
-            "status": response.status_code, "ms": round(elapsed * 1000, 2),
-            "key_id": getattr(request.state, "key_id", None)}))
-        return response
 
 
 def _build_scorers(engine: Compressor, names: tuple[str, ...]) -> None:
