@@ -32,14 +32,16 @@ from tersify.integrations.server.store import KeyStore
 __all__ = ["create_app"]
 
 def create_app(settings: ServerSettings | None = None, *, compressor: Compressor | None = None,
-               compressor_factory: Callable[[], Compressor] | None = None) -> Any:
+               compressor_factory: Callable[[], Compressor] | None = None,
+               worker_id: str | None = None) -> Any:
     """A FastAPI app; ``settings`` default to :meth:`ServerSettings.from_env`.
 
     The engine is the preset's unless given: ``compressor`` runs in this process (threads),
     ``compressor_factory`` builds it, in each worker process when there are any
     (``settings.engine_processes``; so it must be picklable: a module-level function or a
-    ``functools.partial`` of one). The engine warms up in the app's lifespan (or before, by
-    ``app.state.batcher.start()``), and ``/readyz`` says ready only once it has.
+    ``functools.partial`` of one). ``worker_id``: one of several processes serving the app
+    (multiworker.py), named on each response. The engine warms up in the app's lifespan (or
+    before, by ``app.state.batcher.start()``), and ``/readyz`` says ready only once it has.
 
     Raises:
         ValueError: ``compressor`` with ``engine_processes`` > 0 (an instance cannot move).
@@ -69,7 +71,7 @@ def create_app(settings: ServerSettings | None = None, *, compressor: Compressor
     store = KeyStore(settings.database_url)
     app.state.settings = settings
     app.state.store = store
-    app.state.gate = Gate(store, make_limiter(settings.redis_url), settings)
+    app.state.gate = Gate(store, _limiter(settings), settings)
     app.state.metrics = Metrics()
     app.state.batcher = Batcher(
         engine, max_batch=settings.max_batch, max_wait_ms=settings.batch_wait_ms,
@@ -80,7 +82,7 @@ def create_app(settings: ServerSettings | None = None, *, compressor: Compressor
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(InFlightLimit, limit=settings.limit_concurrency)
     # Added last, so outermost: it sees every response, 413s and 500s included.
-    app.add_middleware(Observe, metrics=app.state.metrics)
+    app.add_middleware(Observe, metrics=app.state.metrics, worker_id=worker_id)
     app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
     app.include_router(routes.router)
     app.include_router(playground.router)
@@ -96,6 +98,17 @@ async def _lifespan(app: Any) -> AsyncIterator[None]:
         yield
     finally:
         app.state.batcher.close()
+
+
+def _limiter(settings: ServerSettings) -> Any:
+    """Redis when named; else in memory for one process, and in the SQLite file for several
+    (limits in each worker's memory would let a key through once per worker)."""
+    if settings.redis_url is None and (settings.workers or 1) > 1:
+        from tersify.integrations.server.sqlitelimits import SqliteLimiter
+
+        assert settings.sqlite_file is not None  # the settings refuse several workers else
+        return SqliteLimiter(settings.sqlite_file)
+    return make_limiter(settings.redis_url)
 
 
 def _build_scorers(engine: Compressor, names: tuple[str, ...]) -> None:

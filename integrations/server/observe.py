@@ -37,8 +37,10 @@ class Observe:
     starts, and counts and logs it there; answers 500 in the JSON shape for an exception that
     escapes before the response started."""
 
-    def __init__(self, app: Any, metrics: Any) -> None:
+    def __init__(self, app: Any, metrics: Any, worker_id: str | None = None) -> None:
         self.app, self.metrics = app, metrics
+        # One of several worker processes (multiworker.py) names itself on each response.
+        self.own_headers = {"X-Tersify-Worker": worker_id} if worker_id else {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -54,7 +56,8 @@ class Observe:
             nonlocal responded
             if message["type"] == "http.response.start":
                 responded = True
-                message = {**message, "headers": _headers(message.get("headers", []), state)}
+                message = {**message, "headers": _headers(message.get("headers", []), state,
+                                                          self.own_headers)}
                 self._done(scope, message["status"], time.perf_counter() - started)
             await send(message)
 
@@ -105,7 +108,8 @@ def _request_id(scope: Any) -> str:
     return uuid.uuid4().hex
 
 
-def _headers(raw: list[tuple[bytes, bytes]], state: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+def _headers(raw: list[tuple[bytes, bytes]], state: dict[str, Any],
+             own: dict[str, str]) -> list[tuple[bytes, bytes]]:
     """The response's headers with ``X-Request-ID`` set and the others added where the
     response has none of that name (a route's or handler's own win)."""
     rid = ("x-request-id", state["request_id"])
@@ -113,7 +117,7 @@ def _headers(raw: list[tuple[bytes, bytes]], state: dict[str, Any]) -> list[tupl
     headers.append((rid[0].encode(), rid[1].encode("latin-1")))
     present = {k.lower() for k, _ in headers}
     for name, value in {**state["rate_headers"], **state["response_headers"],
-                        **SECURITY_HEADERS}.items():
+                        **SECURITY_HEADERS, **own}.items():
         key = name.lower().encode("latin-1")
         if key not in present:
             headers.append((key, value.encode("latin-1")))
