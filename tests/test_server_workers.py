@@ -4,9 +4,11 @@ rate limits (a SQLite file, no Redis), and the SQLite limiter they share it thro
 from __future__ import annotations
 
 import asyncio
+import io
 import signal
 import subprocess
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ import pytest
 from conftest import ADMIN_TOKEN
 from test_server_process import BODY, CLI, serve
 
+from tersify.integrations.server.cli import _with_workers
+from tersify.integrations.server.multiworker import machine_cores
 from tersify.integrations.server.ratelimit import MemoryLimiter
 from tersify.integrations.server.settings import ServerSettings, SettingsError
 from tersify.integrations.server.sqlitelimits import SqliteLimiter
@@ -81,6 +85,17 @@ def test_several_workers_need_limits_they_can_share(tmp_path: Path, database: st
                           workers=4).workers == 4  # with Redis they share the limits there
     with pytest.raises(SettingsError, match="^workers 3 need"):
         ServerSettings(database_url=database, workers=3)
+
+
+def test_serve_has_as_many_workers_as_cores_unless_limits_cannot_be_shared(
+        tmp_path: Path) -> None:
+    said = io.StringIO()
+    on_file = ServerSettings(database_url=f"sqlite:///{tmp_path / 'keys.db'}")
+    assert _with_workers(on_file, said).workers == machine_cores() >= 1
+    on_postgres = ServerSettings(database_url="postgresql+psycopg://u@localhost/keys")
+    assert _with_workers(on_postgres, said).workers == 1
+    assert said.getvalue().startswith("serving with one worker: several need shared rate")
+    assert _with_workers(replace(on_file, workers=3), said).workers == 3
 
 
 def test_workers_come_from_the_environment() -> None:
