@@ -243,9 +243,9 @@ def _sqlite_pragmas(connection: Any, record: Any) -> None:
     # WAL lets readers run beside the writer; the busy timeout makes concurrent writers wait
     # for each other instead of failing with "database is locked" (but not for minutes: a
     # file locked longer than that is an outage, answered 503). synchronous=NORMAL: in WAL
-    # a commit is then not flushed to the disk (its fsync was a third of the server's time
-    # per request); the file stays consistent, and a commit is lost only with the machine
-    # (power, kernel), never with the process.
+    # a commit is then not flushed to the disk (the usage write, mostly its fsync, was a
+    # quarter of the server's time per request); the file stays consistent, and a commit is
+    # lost only with the machine (power, kernel), never with the process.
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
