@@ -1,14 +1,15 @@
 """Load benchmark of the HTTP API: throughput and latency with 1, 8 and 32 concurrent clients.
 
-    python benchmarks/load.py --presets fast,accurate --clients 1,8,32
+    python benchmarks/load.py --presets fast,accurate --clients 1,8,32 --workers 1,2
 
-For each preset it starts ``tersify serve`` (uvicorn, one process, SQLite in a temporary
-folder, a key with a limit high enough never to bite) and sends the same 20-document request
-(question 0 of ../shared/eval/nq20.jsonl, about 2,400 cl100k tokens, ratio 0.25) to the
+For each preset and worker count it starts ``tersify serve --workers N`` (uvicorn, SQLite in
+a temporary folder, a key with a limit high enough never to bite) and sends the same 20-document
+request (question 0 of ../shared/eval/nq20.jsonl, about 2,400 cl100k tokens, ratio 0.25) to the
 Compresso endpoint ``POST /v1/prompt-compress`` from ``c`` concurrent clients, each sending its
 requests back to back, ``--requests`` requests per client level in all (at least 4 a client).
 Numbers: requests per second over the level's wall time (beside the engine's own rate in
-one process, so the server's overhead is a ratio), p50 / p99 latency of one request as the
+one process, so the server's overhead is a ratio; with N workers the engine's ceiling is N
+times that rate, cores allowing), p50 / p99 latency of one request as the
 client sees it (HTTP included), and errors (any status but 200, counted by status). The table
 goes to stdout and to ``benchmarks/results/load.md``.
 """
@@ -42,6 +43,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--presets", default="fast,accurate")
     p.add_argument("--clients", default="1,8,32")
+    p.add_argument("--workers", default="1", help="worker counts, comma-separated")
     p.add_argument("--requests", type=int, default=64, help="requests per client level")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "eval" / "nq20.jsonl"))
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "load.md"))
@@ -61,7 +63,7 @@ class Server:
     log in ``log``."""
 
     def __init__(self, preset: str, env: Mapping[str, str] | None = None,
-                 names: Sequence[str] = ("load",)) -> None:
+                 names: Sequence[str] = ("load",), workers: int = 1) -> None:
         self.folder = tempfile.TemporaryDirectory(prefix="tersify-load-")
         self.url_db = f"sqlite:///{self.folder.name}/keys.db"
         self.log = Path(self.folder.name) / "err.txt"
@@ -77,7 +79,8 @@ class Server:
         self.key = self.keys[names[0]][1]
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
-                [*cli, "serve", "--port", str(self.port), "--database-url", self.url_db],
+                [*cli, "serve", "--port", str(self.port), "--database-url", self.url_db,
+                 "--workers", str(workers)],
                 env={**os.environ, "TERSIFY_PRESET": preset, **(env or {})},
                 stdout=subprocess.DEVNULL, stderr=log)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -154,10 +157,9 @@ def engine_rate(preset: str, body: dict[str, Any], seconds: float = 10) -> float
 
 
 def server_rss_mb(pid: int) -> float:
-    """Resident memory of the serving process and its children (the engine worker)."""
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    """Resident memory of the serving process and its descendants (workers, engines)."""
     total = 0
-    for each in [pid, *map(int, found.stdout.split())]:
+    for each in _tree(pid):
         try:
             status = Path(f"/proc/{each}/status").read_text()
         except OSError:
@@ -167,32 +169,41 @@ def server_rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def _tree(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [pid, *(p for child in found.stdout.split() for p in _tree(int(child)))]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     body = example(args.data)
     machine_line = machine()
-    rows = ["| preset | clients | requests | req/s | p50 ms | p99 ms | errors | engine req/s "
-            "| HTTP / engine | server RSS MB |", "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| preset | workers | clients | requests | req/s | p50 ms | p99 ms | errors "
+            "| engine req/s | HTTP / engine | server RSS MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for preset in args.presets.split(","):
         engine = engine_rate(preset, body)  # before the server starts: it has the cores alone
-        server = Server(preset)
-        try:
-            for clients in (int(c) for c in args.clients.split(",")):
-                r = asyncio.run(level(server, body, clients, args.requests))
-                rows.append(f"| {preset} | {clients} | {r['requests']:.0f} | {r['rps']:.1f} | "
-                            f"{r['p50']:.1f} | {r['p99']:.1f} | {_errors(r['errors'])} | "
-                            f"{engine:.1f} | {r['rps'] / engine:.2f} | "
-                            f"{server_rss_mb(server.process.pid):.0f} |")
-                print(rows[-1], flush=True)
-        finally:
-            server.stop()
+        for workers in (int(w) for w in args.workers.split(",")):
+            server = Server(preset, workers=workers)
+            try:
+                for clients in (int(c) for c in args.clients.split(",")):
+                    r = asyncio.run(level(server, body, clients, args.requests))
+                    rows.append(
+                        f"| {preset} | {workers} | {clients} | {r['requests']:.0f} | "
+                        f"{r['rps']:.1f} | {r['p50']:.1f} | {r['p99']:.1f} | "
+                        f"{_errors(r['errors'])} | {engine:.1f} | {r['rps'] / engine:.2f} | "
+                        f"{server_rss_mb(server.process.pid):.0f} |")
+                    print(rows[-1], flush=True)
+            finally:
+                server.stop()
     write_table_page(
         args.out, "tersify load benchmark", machine_line,
         "nq20 question 0 (20 documents, ~2,400 cl100k tokens), target_ratio 0.25, "
-        "POST /v1/prompt-compress; one uvicorn process, SQLite, the engine in one worker "
-        "process. engine req/s: the same request compressed in the benchmark's own process, "
-        "one after another, before the server starts; server RSS: the serving process and "
-        "its worker after the level", rows)
+        "POST /v1/prompt-compress; `tersify serve --workers N` (N uvicorn processes, each "
+        "with the engine in one worker process of its own), SQLite. engine req/s: the same "
+        "request compressed in the benchmark's own process, one after another, before the "
+        "server starts; server RSS: the serving processes and their engines after the level",
+        rows)
 
 
 if __name__ == "__main__":

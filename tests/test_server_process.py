@@ -96,11 +96,13 @@ def free_port() -> int:
 def serve(folder: Path, env: dict[str, str],
           *options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """``tersify serve`` on a free port with ``env`` added (and ``options``); its process and
-    URL once it answers. Its output goes to files in ``folder`` (out.txt, err.txt)."""
+    URL once it answers. Its output goes to files in ``folder`` (out.txt, err.txt). One worker
+    process unless ``env`` or ``options`` say otherwise (test_server_workers.py tests more)."""
     port = free_port()
     with open(folder / "out.txt", "w") as out, open(folder / "err.txt", "w") as err:
         process = subprocess.Popen([*CLI, "serve", "--port", str(port), *options], cwd=folder,
-                                   env={**os.environ, **env}, stdout=out, stderr=err, text=True)
+                                   env={**os.environ, "TERSIFY_WORKERS": "1", **env},
+                                   stdout=out, stderr=err, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90

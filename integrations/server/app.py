@@ -10,10 +10,6 @@ the playground page at ``/``.
 
 # No ``from __future__ import annotations``: FastAPI reads route annotations at run time.
 import functools
-import json
-import logging
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,29 +21,27 @@ from tersify.compressor import Compressor
 from tersify.errors import TersifyError
 from tersify.integrations.server.auth import Gate
 from tersify.integrations.server.batching import Batcher
-from tersify.integrations.server.errors import error_body, install_handlers
+from tersify.integrations.server.errors import install_handlers
 from tersify.integrations.server.guards import BodyLimit, InFlightLimit
 from tersify.integrations.server.native import state_allowed_scorers
+from tersify.integrations.server.observe import Observe
 from tersify.integrations.server.ratelimit import make_limiter
 from tersify.integrations.server.settings import ServerSettings, SettingsError
 from tersify.integrations.server.store import KeyStore
 
 __all__ = ["create_app"]
 
-access_log = logging.getLogger("tersify.server.access")
-# On every response: no content sniffing, no framing (the page adds its own policy).
-SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"}
-
-
 def create_app(settings: ServerSettings | None = None, *, compressor: Compressor | None = None,
-               compressor_factory: Callable[[], Compressor] | None = None) -> Any:
+               compressor_factory: Callable[[], Compressor] | None = None,
+               worker_id: str | None = None) -> Any:
     """A FastAPI app; ``settings`` default to :meth:`ServerSettings.from_env`.
 
     The engine is the preset's unless given: ``compressor`` runs in this process (threads),
     ``compressor_factory`` builds it, in each worker process when there are any
     (``settings.engine_processes``; so it must be picklable: a module-level function or a
-    ``functools.partial`` of one). The engine warms up in the app's lifespan (or before, by
-    ``app.state.batcher.start()``), and ``/readyz`` says ready only once it has.
+    ``functools.partial`` of one). ``worker_id``: one of several processes serving the app
+    (multiworker.py), named on each response. The engine warms up in the app's lifespan (or
+    before, by ``app.state.batcher.start()``), and ``/readyz`` says ready only once it has.
 
     Raises:
         ValueError: ``compressor`` with ``engine_processes`` > 0 (an instance cannot move).
@@ -77,7 +71,7 @@ def create_app(settings: ServerSettings | None = None, *, compressor: Compressor
     store = KeyStore(settings.database_url)
     app.state.settings = settings
     app.state.store = store
-    app.state.gate = Gate(store, make_limiter(settings.redis_url), settings)
+    app.state.gate = Gate(store, _limiter(settings), settings)
     app.state.metrics = Metrics()
     app.state.batcher = Batcher(
         engine, max_batch=settings.max_batch, max_wait_ms=settings.batch_wait_ms,
@@ -87,7 +81,8 @@ def create_app(settings: ServerSettings | None = None, *, compressor: Compressor
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(InFlightLimit, limit=settings.limit_concurrency)
-    _observe(app)  # added last, so outermost: it sees every response, 413s and 500s included
+    # Added last, so outermost: it sees every response, 413s and 500s included.
+    app.add_middleware(Observe, metrics=app.state.metrics, worker_id=worker_id)
     app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
     app.include_router(routes.router)
     app.include_router(playground.router)
@@ -105,38 +100,15 @@ async def _lifespan(app: Any) -> AsyncIterator[None]:
         app.state.batcher.close()
 
 
-def _observe(app: Any) -> None:
-    """Request ids, rate-limit headers on every response, access log, metrics."""
-    from fastapi.responses import JSONResponse
+def _limiter(settings: ServerSettings) -> Any:
+    """Redis when named; else in memory for one process, and in the SQLite file for several
+    (limits in each worker's memory would let a key through once per worker)."""
+    if settings.redis_url is None and (settings.workers or 1) > 1:
+        from tersify.integrations.server.sqlitelimits import SqliteLimiter
 
-    @app.middleware("http")  # type: ignore[untyped-decorator]
-    async def observe(request: Any, call_next: Any) -> Any:
-        rid = request.headers.get("x-request-id", "")
-        if not (0 < len(rid) <= 128 and rid.isprintable()):
-            rid = uuid.uuid4().hex
-        request.state.request_id = rid
-        request.state.rate_headers = {}
-        request.state.response_headers = {}  # a route's own, e.g. X-Tersify-Fallback
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:
-            access_log.exception("unhandled error", extra={"request_id": rid})
-            response = JSONResponse(
-                error_body("internal_error", "the server failed on this request", rid),
-                status_code=500)
-        elapsed = time.perf_counter() - started
-        response.headers["X-Request-ID"] = rid
-        for name, value in {**request.state.rate_headers, **request.state.response_headers,
-                            **SECURITY_HEADERS}.items():
-            response.headers.setdefault(name, value)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        app.state.metrics.observe(request.method, route, response.status_code, elapsed)
-        access_log.info(json.dumps({
-            "event": "request", "request_id": rid, "method": request.method, "route": route,
-            "status": response.status_code, "ms": round(elapsed * 1000, 2),
-            "key_id": getattr(request.state, "key_id", None)}))
-        return response
+        assert settings.sqlite_file is not None  # the settings refuse several workers else
+        return SqliteLimiter(settings.sqlite_file)
+    return make_limiter(settings.redis_url)
 
 
 def _build_scorers(engine: Compressor, names: tuple[str, ...]) -> None:

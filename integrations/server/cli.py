@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from dataclasses import replace
-from typing import TextIO
+from typing import Any, TextIO
 
 from tersify.integrations.server.settings import ServerSettings, SettingsError, read_token_file
 from tersify.integrations.server.store import KeyStore, StoreError
@@ -30,6 +30,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                        "TERSIFY_ALLOWED_SCORERS, else the preset's scorer)")
     _store_args(serve)
     serve.add_argument("--redis-url", default=None, help="Redis for shared rate limits")
+    serve.add_argument("--workers", type=_positive, default=None, metavar="N",
+                       help="serving processes on the port (TERSIFY_WORKERS, default: the "
+                       "machine's cores; 1 when the limits cannot be shared: PostgreSQL "
+                       "without Redis); they share keys, usage and rate limits (Redis, else "
+                       "the SQLite file); each has its own engine, queue and in-flight limit")
     serve.add_argument("--admin-token-file", default=None,
                        help="file holding the admin token (or TERSIFY_ADMIN_TOKEN[_FILE])")
     serve.add_argument("--admin-token", default=None, help=argparse.SUPPRESS)  # refused
@@ -96,7 +101,7 @@ def _settings(args: argparse.Namespace) -> ServerSettings:
     overrides = {name: getattr(args, name, None)
                  for name in ("database_url", "redis_url", "preset", "forwarded_allow_ips",
                               "allowed_scorers", "engine_processes", "deadline_s", "max_queue",
-                              "limit_concurrency", "shutdown_timeout_s")}
+                              "limit_concurrency", "shutdown_timeout_s", "workers")}
     token_file = getattr(args, "admin_token_file", None)
     if token_file is not None:
         overrides["admin_token"] = read_token_file(token_file, "--admin-token-file")
@@ -130,11 +135,58 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 def _serve(args: argparse.Namespace, settings: ServerSettings, out: TextIO) -> int:
     import uvicorn
 
-    from tersify.integrations.server.app import create_app
+    from tersify.integrations.server import multiworker
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # JSON lines from the app
+    settings = _with_workers(settings, out)
+    app = _checked_app(settings, out)
+    options = {"host": args.host, "port": args.port, "log_level": "warning",
+               # uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: only
+               # named proxies.
+               "proxy_headers": settings.forwarded_allow_ips is not None,
+               "forwarded_allow_ips": settings.forwarded_allow_ips or "",
+               "limit_concurrency": uvicorn_backstop(settings.limit_concurrency),
+               "timeout_graceful_shutdown": settings.shutdown_timeout_s}
+    workers = settings.workers or 1
+    served = f"tersify serving on http://{args.host}:{args.port} (docs at /docs)"
+    if workers == 1:
+        out.write(served + "\n")
+        out.flush()
+        uvicorn.run(app, **options)
+        return 0
+    # The check's engine and database handles go: each worker builds its own.
+    app.state.batcher.close()
+    app.state.store.close()
+    out.write(f"{served}, {workers} worker processes\n")
+    out.flush()
+    options.pop("host"), options.pop("port")
+    if not multiworker.serve_workers(settings, args.host, args.port, options):
+        sys.stderr.write("tersify: error: a worker could not start (its log says why)\n")
+        return 1
+    return 0
+
+
+def _with_workers(settings: ServerSettings, out: TextIO) -> ServerSettings:
+    """``settings`` with a worker count: the one given, else the machine's cores (one, and a
+    line saying why, when the limits could not be shared)."""
+    from tersify.integrations.server import multiworker
+
+    if settings.workers is not None:
+        return settings
+    if not settings.limits_shareable:
+        out.write("serving with one worker: several need shared rate limits (set "
+                  "TERSIFY_REDIS_URL, or use a SQLite file as the database)\n")
+        return replace(settings, workers=1)
+    return replace(settings, workers=multiworker.machine_cores())
+
+
+def _checked_app(settings: ServerSettings, out: TextIO) -> Any:
+    """The app, its engine and models ready before the port opens (else SettingsError: one
+    line, exit 2), and the database tables made before any worker starts."""
+    from tersify.integrations.server.app import create_app
+
     app = create_app(settings)
-    try:  # the engine and its models ready before the port opens; else one line, exit 2
+    try:
         app.state.batcher.start()
     except SettingsError:
         raise
@@ -146,15 +198,7 @@ def _serve(args: argparse.Namespace, settings: ServerSettings, out: TextIO) -> i
         out.write("No API keys yet. Create the first one with:\n"
                   f"    tersify keys --database-url {_redacted(settings.database_url)} "
                   "create my-app\n")
-    out.write(f"tersify serving on http://{args.host}:{args.port} (docs at /docs)\n")
-    out.flush()
-    # uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: only named proxies.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                proxy_headers=settings.forwarded_allow_ips is not None,
-                forwarded_allow_ips=settings.forwarded_allow_ips or "",
-                limit_concurrency=uvicorn_backstop(settings.limit_concurrency),
-                timeout_graceful_shutdown=settings.shutdown_timeout_s)
-    return 0
+    return app
 
 
 def uvicorn_backstop(limit: int) -> int:

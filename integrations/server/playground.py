@@ -48,7 +48,7 @@ def _page() -> tuple[str, dict[str, str]]:
     policy = (f"default-src 'none'; script-src {hashes('script')}; style-src "
               f"{hashes('style')}; connect-src 'self'; img-src 'self'; base-uri 'none'; "
               "form-action 'none'; frame-ancestors 'none'")
-    # nosniff and X-Frame-Options come with every response (app.SECURITY_HEADERS).
+    # nosniff and X-Frame-Options come with every response (observe.SECURITY_HEADERS).
     return text, {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer"}
 
 

@@ -25,7 +25,8 @@ _COUNTS = ("rate_limit", "rate_window_s", "playground_limit", "max_body_bytes",
            "engine_threads", "max_batch", "max_queue", "limit_concurrency",
            "shutdown_timeout_s")
 _OPTIONAL = ("redis_url", "admin_token", "forwarded_allow_ips",
-             "allowed_scorers", "engine_processes")  # empty variable: unset
+             "allowed_scorers", "engine_processes", "workers")  # empty variable: unset
+_RANGES = {"engine_processes": (0, 64), "workers": (1, 256)}  # optional whole numbers
 _FLAGS = ("metrics_public",)
 _FLAG_WORDS = {"1": True, "true": True, "yes": True, "on": True,
                "0": False, "false": False, "no": False, "off": False}
@@ -82,6 +83,11 @@ class ServerSettings:
         allowed_scorers: The scorers a request may name (``TERSIFY_ALLOWED_SCORERS``, comma-
             separated); None allows the preset's scorer only. A model scorer costs memory and
             seconds per request, so callers never pick one the operator did not allow.
+        workers: Processes serving the app on one port (``tersify serve --workers``, whose
+            default is the machine's cores; an app made by ``create_app`` alone is one). With
+            more than one, every process must see the same keys, usage and limits: keys and
+            usage are in the database, and the limits in Redis, else in the SQLite database
+            file; so more than one needs Redis or a SQLite file (not ``sqlite://`` in memory).
 
     Raises:
         SettingsError: A value is out of range, of the wrong type, or names no known preset,
@@ -107,6 +113,7 @@ class ServerSettings:
     deadline_s: float = 30.0
     limit_concurrency: int = 1000
     shutdown_timeout_s: int = 30
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -117,6 +124,26 @@ class ServerSettings:
         if preset_scorer not in self.scorers:  # it serves every request that names none
             raise SettingsError(f"allowed_scorers must include {preset_scorer!r}, the scorer of "
                                 f"preset {self.preset!r}, got {self.allowed_scorers!r}")
+        if (self.workers or 1) > 1 and not self.limits_shareable:
+            raise SettingsError(f"workers {self.workers} need limits shared by every worker: "
+                                "set a Redis URL (TERSIFY_REDIS_URL) or use a SQLite file as "
+                                "the database, or serve with one worker")
+
+    @property
+    def sqlite_file(self) -> str | None:
+        """The path of the database when it is a SQLite file (not one in memory), else None."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        path = url.database
+        if url.get_backend_name() != "sqlite" or not path or path == ":memory:":
+            return None
+        return path
+
+    @property
+    def limits_shareable(self) -> bool:
+        """Whether several processes can share the rate limits: in Redis or the SQLite file."""
+        return self.redis_url is not None or self.sqlite_file is not None
 
     @property
     def scorers(self) -> tuple[str, ...]:
@@ -180,7 +207,7 @@ def _parse(name: str, raw: str) -> tuple[object, str | None]:
             value = int(raw.strip())
         elif name in _FLAGS:
             value = _FLAG_WORDS.get(raw.strip().lower(), raw)
-        elif name == "engine_processes":
+        elif name in _RANGES:
             value = int(raw.strip())
         elif name in ("batch_wait_ms", "deadline_s"):
             value = float(raw.strip())
@@ -200,9 +227,10 @@ def _problem(name: str, value: object) -> str | None:
         fine = (isinstance(value, int | float) and not isinstance(value, bool)
                 and math.isfinite(value) and 0 <= value <= 60_000)
         return None if fine else "must be a number of milliseconds from 0 to 60000"
-    if name == "engine_processes":
-        fine = value is None or (type(value) is int and 0 <= value <= 64)
-        return None if fine else "must be a whole number from 0 to 64"
+    if name in _RANGES:
+        low, high = _RANGES[name]
+        fine = value is None or (type(value) is int and low <= value <= high)
+        return None if fine else f"must be a whole number from {low} to {high}"
     if name == "deadline_s":
         fine = (isinstance(value, int | float) and not isinstance(value, bool)
                 and math.isfinite(value) and 0 < value <= 3600)
