@@ -3,8 +3,7 @@
 =============  ==============================================================================
 ``fast``       ``lexical`` scorer (BM25 + IDF), no torch; milliseconds per request
 ``balanced``   ``embedding`` scorer (int8 MiniLM, ONNX Runtime) on documents, BM25 on sentences
-``accurate``   ``embedding`` scorer on sentences fused with BM25; a document's vector is the
-               mean of its sentences' (one encoder pass over the text, not two)
+``accurate``   ``embedding`` scorer on documents and sentences fused with BM25
 =============  ==============================================================================
 
 The figures behind these choices are in the README (``python benchmarks/run.py``).
@@ -41,8 +40,7 @@ _PRESETS = {
                scorer_options=MappingProxyType({"unit_mode": "lexical", "lexical_weight": 0.3}),
                tuning=Tuning(doc_weight=0.85)),
         Preset(name="accurate", scorer="embedding",
-               scorer_options=MappingProxyType({"unit_mode": "embedding", "lexical_weight": 0.3,
-                                                "document_vectors": "units"}),
+               scorer_options=MappingProxyType({"unit_mode": "embedding", "lexical_weight": 0.3}),
                tuning=Tuning(doc_weight=0.75)),
     )
 }
