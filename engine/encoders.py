@@ -8,9 +8,9 @@
   of the fp32 ones, at the same answer recall (README).
 * ``torch``: any Hugging Face encoder (fp32) through transformers (the ``models`` extra).
 
-Both pool the same way (Reimers & Gurevych 2019: mean over real tokens, then L2 norm) and pad
-to a multiple of 16 tokens: with every length its own input shape, torch's per-shape caches grew
-the process by ~370 MB over 100 questions. Batches hold texts of similar length.
+Both pool the same way (Reimers & Gurevych 2019: mean over real tokens, then L2 norm). Batches
+hold texts of similar length, padded to a multiple of 16 tokens: with every length its own input
+shape, torch's per-shape caches grew the process by ~370 MB over 100 questions.
 """
 
 from __future__ import annotations
@@ -74,7 +74,10 @@ class OnnxEncoder:
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_file))
         self._tokenizer.enable_truncation(max_length)
-        self._tokenizer.enable_padding(pad_to_multiple_of=_PAD_MULTIPLE)
+        if batch_size > 1:
+            self._tokenizer.enable_padding(pad_to_multiple_of=_PAD_MULTIPLE)
+        else:  # one text per pass needs no padding: 13% faster on nq20's sentences
+            self._tokenizer.no_padding()
         self.batch_size = batch_size
 
     def embed(self, texts: Sequence[str]) -> Any:
