@@ -53,11 +53,8 @@ def create_app(settings: ServerSettings | None = None, *, compressor: Compressor
     from tersify.integrations.server.metrics import Metrics
 
     settings = settings or ServerSettings.from_env()
-    processes = settings.engine_processes
-    if processes is None:  # one worker, unless the engine given must stay in this process
-        processes = 0 if compressor is not None and compressor_factory is None else 1
-    if processes and compressor is not None and compressor_factory is None:
-        raise ValueError("engine processes build their own engine: pass compressor_factory")
+    processes = _engine_processes(settings, given_instance=compressor is not None
+                                  and compressor_factory is None)
     # Patterns come from clients: RE2, never Python's backtracking re (one could freeze us).
     factory = compressor_factory or functools.partial(Compressor, preset=settings.preset,
                                                       linear_patterns=True)
@@ -87,6 +84,16 @@ def create_app(settings: ServerSettings | None = None, *, compressor: Compressor
     app.include_router(routes.router)
     app.include_router(playground.router)
     return app
+
+
+def _engine_processes(settings: ServerSettings, *, given_instance: bool) -> int:
+    """How many engine processes: one unless set, or none for an engine instance given
+    without a factory, which must stay in this process."""
+    if settings.engine_processes is None:
+        return 0 if given_instance else 1
+    if settings.engine_processes and given_instance:
+        raise ValueError("engine processes build their own engine: pass compressor_factory")
+    return settings.engine_processes
 
 
 @asynccontextmanager

@@ -133,48 +133,56 @@ def allowed_methods(request: Any) -> str:
                             for r in routes))
 
 
+def _respond(request: Any, status: int, kind: str, message: str,
+             headers: dict[str, str] | None = None) -> Any:
+    from fastapi.responses import JSONResponse
+
+    rid = getattr(request.state, "request_id", None)
+    headers = {**getattr(request.state, "rate_headers", {}), **(headers or {})}
+    return JSONResponse(error_body(kind, message, rid), status_code=status, headers=headers)
+
+
+async def _api_error(request: Any, exc: ApiError) -> Any:
+    return _respond(request, exc.status, exc.kind, exc.message, exc.headers)
+
+
+async def _invalid(request: Any, exc: InvalidRequestError) -> Any:
+    return _respond(request, 400, "invalid_request", str(exc))
+
+
+async def _validation(request: Any, exc: Any) -> Any:
+    return _respond(request, 400, "invalid_request", validation_message(exc.errors()))
+
+
+async def _http_error(request: Any, exc: Any) -> Any:
+    if isinstance(exc.__cause__, ApiError):  # e.g. a streamed body over the limit
+        return await _api_error(request, exc.__cause__)
+    kind = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+        exc.status_code, "http_error")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # Starlette names only the first route of the path
+        headers["Allow"] = allowed_methods(request)
+    return _respond(request, exc.status_code, kind, str(exc.detail), headers)
+
+
+async def _unavailable(request: Any, exc: BackendUnavailable) -> Any:
+    return _respond(request, 503, "unavailable", str(exc),
+                    {"Retry-After": str(BACKEND_RETRY_AFTER_S)})
+
+
+async def _crashed(request: Any, exc: Exception) -> Any:
+    log.exception("unhandled error", extra={"request_id": request.state.request_id})
+    return _respond(request, 500, "internal_error", "the server failed on this request")
+
+
 def install_handlers(app: Any) -> None:
     """Map every exception to the JSON shape."""
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException
 
-    def respond(request: Any, status: int, kind: str, message: str,
-                headers: dict[str, str] | None = None) -> JSONResponse:
-        rid = getattr(request.state, "request_id", None)
-        headers = {**getattr(request.state, "rate_headers", {}), **(headers or {})}
-        return JSONResponse(error_body(kind, message, rid), status_code=status, headers=headers)
-
-    async def api_error(request: Any, exc: ApiError) -> JSONResponse:
-        return respond(request, exc.status, exc.kind, exc.message, exc.headers)
-
-    async def invalid(request: Any, exc: InvalidRequestError) -> JSONResponse:
-        return respond(request, 400, "invalid_request", str(exc))
-
-    async def validation(request: Any, exc: RequestValidationError) -> JSONResponse:
-        return respond(request, 400, "invalid_request", validation_message(exc.errors()))
-
-    async def http_error(request: Any, exc: HTTPException) -> JSONResponse:
-        if isinstance(exc.__cause__, ApiError):  # e.g. a streamed body over the limit
-            return await api_error(request, exc.__cause__)
-        kind = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
-            exc.status_code, "http_error")
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:  # Starlette names only the first route of the path
-            headers["Allow"] = allowed_methods(request)
-        return respond(request, exc.status_code, kind, str(exc.detail), headers)
-
-    async def unavailable(request: Any, exc: BackendUnavailable) -> JSONResponse:
-        return respond(request, 503, "unavailable", str(exc),
-                       {"Retry-After": str(BACKEND_RETRY_AFTER_S)})
-
-    async def crashed(request: Any, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"request_id": request.state.request_id})
-        return respond(request, 500, "internal_error", "the server failed on this request")
-
-    app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(InvalidRequestError, invalid)
-    app.add_exception_handler(BackendUnavailable, unavailable)
-    app.add_exception_handler(RequestValidationError, validation)
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(Exception, crashed)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(InvalidRequestError, _invalid)
+    app.add_exception_handler(BackendUnavailable, _unavailable)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _crashed)
