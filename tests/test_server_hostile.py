@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -450,10 +450,19 @@ class UnwritableCompressor(tersify.Compressor):
     def compress(self, request: CompressionRequest | None = None, /,
                  **fields: Any) -> CompressionResult:
         result = super().compress(request, **fields)
-        if request is None or "unwritable" not in request.question:
-            return result
-        broken = replace(result.documents[0], id="doc-\ud800")
-        return replace(result, documents=(broken, *result.documents[1:]))
+        return result if request is None else _broken(request, result)
+
+    def compress_together(self, requests: Sequence[CompressionRequest]
+                          ) -> list[CompressionResult | Exception]:
+        return [_broken(r, out) if isinstance(out, CompressionResult) else out
+                for r, out in zip(requests, super().compress_together(requests), strict=True)]
+
+
+def _broken(request: CompressionRequest, result: CompressionResult) -> CompressionResult:
+    if "unwritable" not in request.question:
+        return result
+    broken = replace(result.documents[0], id="doc-\ud800")
+    return replace(result, documents=(broken, *result.documents[1:]))
 
 
 def test_a_response_that_cannot_be_written_is_a_500_and_not_billed(tmp_path: Path) -> None:
