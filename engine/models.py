@@ -84,6 +84,10 @@ def smollm2_path() -> Path:
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".smollm2-"))
     fresh.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
+    # mkdtemp makes it 0700 and some writers 0600: other users of the cache could not read it.
+    staging.chmod(0o755)
+    for written in staging.iterdir():
+        written.chmod(0o644)
     if target.exists():  # a half-written copy from an interrupted run
         shutil.rmtree(target)
     os.replace(staging, target)

@@ -10,6 +10,7 @@ the network.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import importlib.util
@@ -173,8 +174,20 @@ def _seed_tiktoken_cache(encoding: str) -> None:
     source = Path(spec.origin).parent / "data" / f"{encoding}.tiktoken.gz"
     if not source.exists():
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename, so a concurrent reader never sees half a file.
+    _shared_dir(target.parent)
+    # Write then rename, so a concurrent reader never sees half a file; readable by every
+    # user and service account of the machine (the temporary file is created 0600).
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
         tmp.write(gzip.decompress(source.read_bytes()))
+    os.chmod(tmp.name, 0o644)
     os.replace(tmp.name, target)
+
+
+def _shared_dir(folder: Path) -> None:
+    """Create ``folder`` readable by all (0755) if it is missing; leave an existing one."""
+    if folder.is_dir():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    # Made by another user at the same moment: theirs to set.
+    with contextlib.suppress(PermissionError):
+        folder.chmod(0o755)
