@@ -22,9 +22,18 @@ def compresso_request(body: s.CompressoRequest) -> CompressionRequest:
         budget = {"target_tokens": body.target_tokens}
     elif body.target_tokens == 0:
         raise InvalidRequestError("target_tokens must be -1 (use target_ratio) or positive")
-    contexts = [body.context] if isinstance(body.context, str) else list(body.context or [])
+    # Empty strings count as absent, as in Compresso's own example (every text field "").
+    if isinstance(body.context, str):
+        contexts = [body.context] if body.context else []
+    else:
+        contexts = list(body.context or [])
+    prompt = body.prompt or None
+    if prompt is not None and contexts:
+        raise InvalidRequestError("give either context or prompt, not both")
+    if prompt is None and not contexts:
+        contexts = [""]  # nothing to compress: an empty prompt, as the example's answer shows
     return CompressionRequest(
-        contexts=contexts, prompt=body.prompt, instruction=body.instruction,
+        contexts=contexts, prompt=prompt, instruction=body.instruction,
         question=body.question, preserve_first=settings.preserve_k_first,
         preserve_last=settings.preserve_k_last, force_keep=settings.force_keep_tokens,
         **budget)  # type: ignore[arg-type]
