@@ -66,3 +66,33 @@ def test_compresso_empty_strings_count_as_absent(server: Server) -> None:
         {"prompt": "A whole prompt.", "context": "A context."}))
     assert both.status_code == 400
     assert both.json()["error"]["message"] == "give either context or prompt, not both"
+
+
+@pytest.mark.parametrize("path", ["/compress/raw/", "/compress/raw"])
+def test_scaledown_is_served_with_and_without_the_slash(server: Server, path: str) -> None:
+    body = {"context": "The tram opened in 1961.", "prompt": "When?", "scaledown": {"rate": 0.5}}
+    response = _post(server, path, json.dumps(body))
+    assert response.status_code == 200 and response.json()["successful"] is True
+
+
+def test_compresso_timestamps_are_utc_with_a_z(server: Server) -> None:
+    response = _post(server, "/v1/prompt-compress", json.dumps({"context": "A context."}))
+    stamp = response.json()["analytics"]["timestamp"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp), stamp
+
+
+@pytest.mark.parametrize(("rate", "shown"), [("0.4", "'0.4' (a string)"), ({}, "an object"),
+                                             (2, "2"), (True, "True")])
+def test_a_wrong_scaledown_rate_gets_one_clear_message(server: Server, rate: Any,
+                                                       shown: str) -> None:
+    body = {"context": "A context.", "prompt": "What?", "scaledown": {"rate": rate}}
+    response = _post(server, "/compress/raw/", json.dumps(body))
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == (
+        f'scaledown.rate: must be "auto" or a number in (0, 1], e.g. 0.4; got {shown}')
+
+
+@pytest.mark.parametrize("rate", [1, 0.25, "auto"])
+def test_a_right_scaledown_rate_is_accepted(server: Server, rate: Any) -> None:
+    body = {"context": "A context.", "prompt": "What?", "scaledown": {"rate": rate}}
+    assert _post(server, "/compress/raw", json.dumps(body)).status_code == 200

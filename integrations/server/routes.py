@@ -165,6 +165,9 @@ async def usage(request: Request, key_id: str) -> s.UsageResponse:
 
 @router.post("/compress/raw/", response_model=s.ScaleDownResponse, tags=["ScaleDown"],
              responses=ERROR_RESPONSES, summary="Compress context and prompt (ScaleDown dialect)")
+# ScaleDown's docs spell the path with the slash, clients often without: both are served
+# (a redirect would make a client resend its body, and many do not follow a POST's 307).
+@router.post("/compress/raw", response_model=s.ScaleDownResponse, include_in_schema=False)
 async def scaledown(request: Request, key: Key, body: s.ScaleDownRequest) -> Response:
     started = time.perf_counter()
     result = await _compress(request, translate.scaledown_request(body))

@@ -21,6 +21,7 @@ from pydantic import (
     Tag,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from tersify.integrations.server import limits
 from tersify.integrations.server.names import DEFAULT_POLICY, PolicyName
@@ -170,9 +171,27 @@ class UsageResponse(BaseModel):
 # --- ScaleDown: POST /compress/raw/ ------------------------------------------------------------
 
 
+def _scaledown_rate(value: Any) -> Any:
+    """One clear message for every wrong rate (a union's per-branch errors confuse)."""
+    if value == "auto" or (isinstance(value, int | float) and not isinstance(value, bool)
+                           and 0 < value <= 1):
+        return value
+    shown = f"{value!r} (a string)" if isinstance(value, str) else _json_shape(value)
+    raise PydanticCustomError("rate", 'must be "auto" or a number in (0, 1], e.g. 0.4; got '
+                              "{shown}", {"shown": shown})
+
+
+def _json_shape(value: Any) -> str:
+    """How a JSON value reads in a message: short, and never the whole of a large value."""
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "a list"
+    return repr(value)[:40]
+
+
 class ScaleDownOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    rate: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = Field(
+    rate: Annotated[Literal["auto"] | Annotated[float, Field(gt=0, le=1)],
+                    BeforeValidator(_scaledown_rate)] = Field(
         default="auto", description='"auto" or a kept fraction in (0, 1].')
 
 

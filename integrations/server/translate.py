@@ -55,7 +55,9 @@ def compresso_response(body: s.CompressoRequest, result: CompressionResult, requ
             word_ratio=words / stats.original_words if stats.original_words else 1.0),
         analytics=s.CompressoAnalytics(
             compression_duration=result.duration_ms / 1000, request_id=request_id,
-            timestamp=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")))
+            # Compresso's docs show UTC as "Z" ("2025-04-28T20:05:09.812Z"), not "+00:00".
+            timestamp=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")))
 
 
 SUPER_POLICY_NAMES = {"tersify": "SuperCompress"}
