@@ -72,9 +72,15 @@ OneOrMore = Annotated[Annotated[Context, Tag("text")] | Annotated[Contexts, Tag(
 
 
 class CompressoRequest(BaseModel):
-    # Exactly one of prompt and context (the engine takes one or the other).
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
-        "oneOf": [{"required": ["prompt"]}, {"required": ["context"]}]})
+    # prompt or context, not both (the engine takes one or the other); an empty prompt or
+    # context counts as absent, so Compresso's own example, which gives both as "", is valid.
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"anyOf": [
+        {"required": ["prompt"], "not": {"required": ["context"]}},
+        {"required": ["context"], "not": {"required": ["prompt"]}},
+        {"required": ["prompt"], "properties": {"prompt": {"const": ""}}},
+        {"required": ["context"], "properties": {"context": {"const": ""}}},
+        {"required": ["context"], "properties": {"context": {"type": "array", "maxItems": 0}}},
+    ]})
     # Optional but never null: the default (None, "not given") is not validated, an explicit
     # null is refused like any other non-string.
     prompt: Context = Field(  # type: ignore[assignment]

@@ -27,6 +27,8 @@ def compresso_request(body: s.CompressoRequest) -> CompressionRequest:
         contexts = [body.context] if body.context else []
     else:
         contexts = list(body.context or [])
+    if body.prompt is None and body.context is None:
+        raise InvalidRequestError("give context or prompt")
     prompt = body.prompt or None
     if prompt is not None and contexts:
         raise InvalidRequestError("give either context or prompt, not both")
