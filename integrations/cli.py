@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from tersify._checks import shown
 from tersify.compressor import Compressor
-from tersify.errors import InvalidRequestError, TersifyError
+from tersify.errors import InvalidRequestError, MissingDependencyError, TersifyError
 from tersify.policies import available_policies, get_policy
 from tersify.presets import available_presets
 from tersify.scorers import available_scorers
@@ -166,6 +166,21 @@ def _demo_request(args: argparse.Namespace) -> CompressionRequest:
                               question=example["question"], **_settings(args))
 
 
+def _server_command(args: argparse.Namespace) -> int:
+    """``serve`` or ``keys``; without the ``server`` extra, one line and status 2."""
+    try:
+        from tersify.integrations.server.cli import run
+
+        return int(run(args))
+    except MissingDependencyError as exc:
+        sys.stderr.write(f"tersify: error: {exc}\n")
+        return 2
+    except ImportError as exc:  # a server module's own import, before any require()
+        missing = MissingDependencyError((exc.name or "a server package").split(".")[0], "server")
+        sys.stderr.write(f"tersify: error: {missing}\n")
+        return 2
+
+
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (2: bad input, with a one-line message)."""
     parser = build_parser()
@@ -174,9 +189,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
         parser.error("give files or --jsonl, not both")
     out = sys.stdout
     if args.command in ("serve", "keys"):
-        from tersify.integrations.server.cli import run
-
-        return int(run(args))
+        return _server_command(args)
     try:
         compressor = Compressor(preset=args.preset, tokenizer=args.tokenizer)
         if args.command == "demo":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,22 @@ def test_standard_input_that_is_not_utf8_is_read_with_replacements() -> None:
     out = run("compress", "--ratio", "1", "--json", stdin=b"Caf\xe9 in Lyon is open.")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["documents"][0]["text"] == "Caf\ufffd in Lyon is open."
+
+
+@pytest.mark.parametrize("module", ["fastapi", "uvicorn", "sqlalchemy"])
+@pytest.mark.parametrize("command", [("serve", "--port", "9"), ("keys", "list")])
+def test_server_commands_without_the_server_extra_exit_2_in_one_line(
+        tmp_path: Path, module: str, command: tuple[str, ...]) -> None:
+    # A package of that name that fails to import, first on the path: the extra is missing.
+    shadow = tmp_path / module
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text(
+        f"raise ImportError('No module named {module}', name={module!r})\n")
+    name, *rest = command
+    done = subprocess.run([*TERSIFY, name, "--database-url", f"sqlite:///{tmp_path}/k.db", *rest],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    if done.returncode == 0:  # keys needs no web framework: it ran
+        assert module in ("fastapi", "uvicorn") and name == "keys"
+        return
+    assert_bad_input(done, "install it with pip install 'tersify[server]'")
