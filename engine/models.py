@@ -151,9 +151,24 @@ def _load(name: str, auto_class: str, **kwargs: Any) -> LoadedModel:
     require("torch", extra="models")
     path = resolve(name)
     tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-    model = getattr(transformers, auto_class).from_pretrained(path, dtype="float32", **kwargs)
+    with _no_progress_bars(transformers):
+        model = getattr(transformers, auto_class).from_pretrained(path, dtype="float32", **kwargs)
     model.eval()
     return LoadedModel(name=name, model=model, tokenizer=tokenizer)
+
+
+@contextmanager
+def _no_progress_bars(transformers: Any) -> Iterator[None]:
+    # transformers draws a "Loading weights" bar on stderr at every load: noise in a library
+    # user's logs and a server's. Off for the load, then back as the process had it.
+    bars = transformers.utils.logging
+    was_on = bars.is_progress_bar_enabled()
+    bars.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            bars.enable_progress_bar()
 
 
 def load_causal_lm(name: str = DEFAULT_LM) -> LoadedModel:

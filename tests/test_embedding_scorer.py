@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tersify import Compressor, InvalidRequestError
@@ -104,3 +107,12 @@ def test_presets_compress_within_budget_and_keep_the_answer(preset: str) -> None
     assert result.scorer == "embedding"
     assert result.stats.compressed_tokens <= result.stats.target_tokens
     assert "8,849 metres" in result.compressed_prompt
+
+
+def test_loading_a_model_draws_no_progress_bar() -> None:
+    code = ("import transformers.utils.logging as bars; from tersify.models import load_encoder; "
+            "load_encoder(); print(bars.is_progress_bar_enabled())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=300)
+    assert "Loading" not in done.stderr and "it/s" not in done.stderr, done.stderr
+    assert done.stdout.strip() == "True"  # the process's own setting, given back
