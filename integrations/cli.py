@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,32 +28,52 @@ from tersify.wire import request_from_dict
 
 def _budget_args(parser: argparse.ArgumentParser) -> None:
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--ratio", type=float, help="kept fraction of the prompt's tokens")
+    budget.add_argument("--ratio", type=float,
+                        help="kept fraction of the prompt's tokens (0.5 when no budget is given)")
     budget.add_argument("--tokens", type=int, help="token budget for the whole prompt")
     budget.add_argument("--auto", action="store_true", help="pick the ratio from the content")
-    parser.add_argument("--preset", default="fast", choices=available_presets())
+    parser.add_argument("--preset", default="fast", choices=available_presets(),
+                        help="engine preset")
     parser.add_argument("--scorer", choices=available_scorers(), help="replaces the preset's")
-    parser.add_argument("--policy", default="tersify", choices=available_policies())
+    parser.add_argument("--policy", default="tersify", choices=available_policies(),
+                        help="compression policy")
     parser.add_argument("--tokenizer", default="cl100k_base",
                         help="cl100k_base, o200k_base or a Hugging Face tokenizer")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
 
 
+class _DefaultsShown(argparse.HelpFormatter):
+    """Help that names each option's default, when it has one worth naming."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, "", [], False, argparse.SUPPRESS) or "%(default)" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tersify``."""
-    parser = argparse.ArgumentParser(prog="tersify", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="tersify", description="Question-aware prompt compression under an exact token "
+        "budget: compress files, standard input or a JSON-lines batch, or serve the HTTP API.")
+    parser.add_argument("--version", action="version", version=f"tersify {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    comp = sub.add_parser("compress", help="compress files, stdin or a JSON-lines batch")
+    shown_defaults = _DefaultsShown
+    comp = sub.add_parser("compress", help="compress files, stdin or a JSON-lines batch",
+                          formatter_class=shown_defaults)
     comp.add_argument("files", nargs="*", help="documents ('-' or nothing: standard input)")
     comp.add_argument("-q", "--question", default="", help="the question (kept verbatim)")
     comp.add_argument("-i", "--instruction", default="", help="instruction (kept verbatim)")
     comp.add_argument("--force-keep", action="append", default=[], metavar="TEXT",
                       help="text that must survive (repeatable)")
-    comp.add_argument("--reorder", default="original", choices=REORDERS)
+    comp.add_argument("--reorder", default="original", choices=REORDERS,
+                      help="order of the documents in the output")
     comp.add_argument("--jsonl", type=Path, metavar="FILE",
                       help="one request per line (CompressionRequest fields); JSON lines out")
     _budget_args(comp)
-    demo = sub.add_parser("demo", help="compress the bundled example RAG prompt")
+    demo = sub.add_parser("demo", help="compress the bundled example RAG prompt",
+                          formatter_class=shown_defaults)
     _budget_args(demo)
     _server_commands(sub)
     return parser
@@ -85,6 +106,8 @@ def _documents(paths: Sequence[str], stdin: TextIO) -> list[Document]:
     if not paths or list(paths) == ["-"]:
         buffer = getattr(stdin, "buffer", None)
         text = buffer.read().decode("utf-8", "replace") if buffer is not None else stdin.read()
+        if not text.strip():
+            raise InvalidRequestError("standard input is empty: pipe a prompt in or give files")
         return [Document(text=text, id="stdin")]
     return [Document(text=Path(p).read_text(encoding="utf-8", errors="replace"), id=p)
             for p in paths]
@@ -182,7 +205,29 @@ def _server_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
-    """Run the command line; returns the exit status (2: bad input, with a one-line message)."""
+    """Run the command line; returns the exit status (2: bad input, with a one-line message;
+    130: interrupted; 141: the reader of the output went away, as after ``| head -1``)."""
+    try:
+        return _run(argv, stdin)
+    except KeyboardInterrupt:
+        sys.stderr.write("tersify: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit: point it away.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tersify")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _run(argv: Sequence[str] | None, stdin: TextIO | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "jsonl", None) is not None and args.files:
@@ -204,6 +249,8 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
                                      instruction=args.instruction, force_keep=args.force_keep,
                                      reorder=args.reorder, **_settings(args))
         _print(compressor.compress(req), as_json=args.json, out=out)
+    except BrokenPipeError:
+        raise
     except (TersifyError, OSError) as exc:
         message = " ".join(str(exc).split())  # one line, whatever the cause wrote
         sys.stderr.write(f"tersify: error: {message}\n")

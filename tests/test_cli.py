@@ -164,3 +164,33 @@ def test_server_commands_without_the_server_extra_exit_2_in_one_line(
         assert module in ("fastapi", "uvicorn") and name == "keys"
         return
     assert_bad_input(done, "install it with pip install 'tersify[server]'")
+
+
+def test_version_names_the_installed_release() -> None:
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.startswith("tersify ") and out.stdout[8].isdigit()
+
+
+def test_empty_standard_input_exits_2() -> None:
+    assert_bad_input(run("compress", stdin=""), "standard input is empty")
+    assert_bad_input(run("compress", "-", stdin=" \n\t"), "standard input is empty")
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    # As `tersify compress ... | head -1`: the output pipe closes after its first line.
+    text = "The tram opened in 1961 and ran along the harbour.\n" * 3000
+    proc = subprocess.Popen([*TERSIFY, "compress", "-q", "When?", "--ratio", "0.9"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write(text.encode())
+    proc.stdin.close()
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 141
+    assert proc.stderr.read() == b""
+
+
+def test_help_shows_the_defaults() -> None:
+    out = run("compress", "--help")
+    assert "(default: fast)" in out.stdout and "(default: cl100k_base)" in out.stdout
+    assert "(default: None)" not in out.stdout and "``" not in run("--help").stdout
