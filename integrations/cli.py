@@ -101,6 +101,15 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return {**_budget(args), "policy": args.policy, "scorer": args.scorer}
 
 
+def _given_texts(args: argparse.Namespace) -> dict[str, Any]:
+    """-q, -i, --force-keep and --reorder as given on the command line (defaults for a batch's
+    lines, which can override them); those left at their defaults are left out."""
+    given = {"question": args.question, "instruction": args.instruction,
+             "force_keep": args.force_keep,
+             "reorder": None if args.reorder == "original" else args.reorder}
+    return {name: value for name, value in given.items() if value}
+
+
 def _documents(paths: Sequence[str], stdin: TextIO) -> list[Document]:
     # Bytes that are not UTF-8 are replaced, in files and standard input alike.
     if not paths or list(paths) == ["-"]:
@@ -129,7 +138,7 @@ def _print(result: CompressionResult, *, as_json: bool, out: TextIO) -> None:
 def _batch(args: argparse.Namespace, compressor: Compressor, out: TextIO) -> None:
     from tqdm import tqdm
 
-    batch = _read_batch(args.jsonl, _settings(args), compressor)
+    batch = _read_batch(args.jsonl, {**_settings(args), **_given_texts(args)}, compressor)
     bar = tqdm(total=len(batch), unit="req", file=sys.stderr, disable=len(batch) < 2)
     for where, req in batch:
         with _located(where):

@@ -194,3 +194,16 @@ def test_help_shows_the_defaults() -> None:
     out = run("compress", "--help")
     assert "(default: fast)" in out.stdout and "(default: cl100k_base)" in out.stdout
     assert "(default: None)" not in out.stdout and "``" not in run("--help").stdout
+
+
+def test_a_batch_takes_the_command_lines_texts_as_defaults(tmp_path: Path) -> None:
+    batch = tmp_path / "batch.jsonl"
+    doc = {"text": "The tram opened in 1961. Tickets cost two pennies.", "id": "a"}
+    batch.write_text(json.dumps({"contexts": [doc]}) + "\n"
+                     + json.dumps({"contexts": [doc], "question": "What did tickets cost?"}) + "\n")
+    out = run("compress", "--jsonl", str(batch), "-q", "When did the tram open?",
+              "-i", "Answer briefly.", "--force-keep", "pennies", "--ratio", "0.9")
+    first, second = (json.loads(line)["compressed_prompt"] for line in out.stdout.splitlines())
+    assert first.startswith("Answer briefly.") and first.endswith("When did the tram open?")
+    assert second.endswith("What did tickets cost?")  # a line's own question wins
+    assert "pennies" in first and "pennies" in second
