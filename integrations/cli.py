@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compress", help="compress files, stdin or a JSON-lines batch",
                           formatter_class=shown_defaults)
     comp.add_argument("files", nargs="*", help="documents ('-' or nothing: standard input)")
+    comp.add_argument("-r", "--recursive", action="store_true",
+                      help="a directory argument means every file under it (hidden ones aside)")
     comp.add_argument("-q", "--question", default="", help="the question (kept verbatim)")
     comp.add_argument("-i", "--instruction", default="", help="instruction (kept verbatim)")
     comp.add_argument("--force-keep", action="append", default=[], metavar="TEXT",
@@ -110,7 +112,7 @@ def _given_texts(args: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in given.items() if value}
 
 
-def _documents(paths: Sequence[str], stdin: TextIO) -> list[Document]:
+def _documents(paths: Sequence[str], stdin: TextIO, recursive: bool = False) -> list[Document]:
     # Bytes that are not UTF-8 are replaced, in files and standard input alike.
     if not paths or list(paths) == ["-"]:
         buffer = getattr(stdin, "buffer", None)
@@ -118,8 +120,25 @@ def _documents(paths: Sequence[str], stdin: TextIO) -> list[Document]:
         if not text.strip():
             raise InvalidRequestError("standard input is empty: pipe a prompt in or give files")
         return [Document(text=text, id="stdin")]
-    return [Document(text=Path(p).read_text(encoding="utf-8", errors="replace"), id=p)
-            for p in paths]
+    return [Document(text=path.read_text(encoding="utf-8", errors="replace"), id=str(path))
+            for path in _files(paths, recursive)]
+
+
+def _files(paths: Sequence[str], recursive: bool) -> list[Path]:
+    """The files named, a directory's files (sorted, hidden ones left out) with ``recursive``."""
+    found: list[Path] = []
+    for name in map(Path, paths):
+        if not name.is_dir():
+            found.append(name)
+        elif not recursive:
+            raise InvalidRequestError(f"{name} is a directory: add -r to read every file under it")
+        else:
+            found.extend(sorted(p for p in name.rglob("*") if p.is_file()
+                                and not any(part.startswith(".")
+                                            for part in p.relative_to(name).parts)))
+    if not found:
+        raise InvalidRequestError(f"no files under {', '.join(paths)}")
+    return found
 
 
 def _print(result: CompressionResult, *, as_json: bool, out: TextIO) -> None:
@@ -253,7 +272,7 @@ def _run(argv: Sequence[str] | None, stdin: TextIO | None) -> int:
             _batch(args, compressor, out)
             return 0
         else:
-            docs = _documents(args.files, stdin or sys.stdin)
+            docs = _documents(args.files, stdin or sys.stdin, args.recursive)
             req = CompressionRequest(contexts=docs, question=args.question,
                                      instruction=args.instruction, force_keep=args.force_keep,
                                      reorder=args.reorder, **_settings(args))

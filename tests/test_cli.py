@@ -207,3 +207,17 @@ def test_a_batch_takes_the_command_lines_texts_as_defaults(tmp_path: Path) -> No
     assert first.startswith("Answer briefly.") and first.endswith("When did the tram open?")
     assert second.endswith("What did tickets cost?")  # a line's own question wins
     assert "pennies" in first and "pennies" in second
+
+
+def test_a_directory_is_read_whole_with_r(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "a.txt").write_text("The tram opened in 1961.")
+    (tmp_path / "sub" / "b.md").write_text("Tickets cost two pennies.")
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main")
+    assert_bad_input(run("compress", str(tmp_path)), "is a directory: add -r")
+    out = run("compress", "-r", str(tmp_path), "--json", "--ratio", "1")
+    ids = [d["id"] for d in json.loads(out.stdout)["documents"]]
+    assert ids == [str(tmp_path / "a.txt"), str(tmp_path / "sub" / "b.md")]
+    (tmp_path / "empty").mkdir()
+    assert_bad_input(run("compress", "-r", str(tmp_path / "empty")), "no files under")
