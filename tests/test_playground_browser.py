@@ -55,3 +55,32 @@ def test_playground_shows_kept_words_and_every_policy(tmp_path: Path) -> None:
             browser.close()
     finally:
         stop_server(server, thread)
+
+
+def test_highlights_are_right_after_emoji(tmp_path: Path) -> None:
+    import httpx
+    from playwright.sync_api import expect, sync_playwright
+
+    context = ("\U0001f68b\U0001f68b The Harbor Line tram \U0001f31f opened on 14 May 1911.\n"
+               "\U0001f3e0 A single ticket cost two copper pennies.")
+    question = "When did the Harbor Line tram open?"
+    url, server, thread = start_server(make_app(tmp_path / "k.db"))
+    try:
+        spans = httpx.post(url + "/api/compress", json={
+            "context": context, "query": question, "budget_ratio": 0.5}).json()["kept_spans"]
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            page = browser.new_page()
+            page.goto(url + "/")
+            page.fill("#context", context)
+            page.fill("#question", question)
+            page.locator("#ratio").fill("0.5")
+            page.select_option("#policy", "tersify")
+            page.click("#run")
+            expect(page.locator("#result")).to_be_visible(timeout=20_000)
+            marks = page.locator("#highlighted mark").all_inner_texts()
+            # The server's spans count code points (Python's): each mark is exactly its slice.
+            assert marks == [context[start:end] for start, end in spans]
+            browser.close()
+    finally:
+        stop_server(server, thread)
