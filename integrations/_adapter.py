@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field, PrivateAttr
 
 from tersify.compressor import Compressor
+from tersify.errors import InvalidRequestError
 from tersify.types import CompressionRequest, CompressionResult, Document, DocumentResult
 
 __all__ = ["AdapterOptions", "Backend", "acompress", "backend_of", "compress", "stats_of"]
@@ -48,6 +49,9 @@ class AdapterOptions(BaseModel):
     force_keep: list[str] = Field(default_factory=list)
     reorder: bool = False
     fail_open: bool = False
+    # Where each document's statistics go in its metadata; None leaves the metadata as it was
+    # (a user key of the same name is never overwritten: pick another name for ours).
+    metadata_key: str | None = METADATA_KEY
     _backend: Any = PrivateAttr(default=None)
 
 
@@ -138,6 +142,19 @@ def kept_order(result: CompressionResult, by_relevance: bool) -> list[DocumentRe
     return sorted(kept, key=lambda d: (-d.relevance, d.index)) if by_relevance else kept
 
 
-def with_stats(metadata: Mapping[str, Any], stats: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``metadata`` with the statistics added (the input is never mutated)."""
-    return {**copy.deepcopy(dict(metadata)), METADATA_KEY: dict(stats)}
+def with_stats(metadata: Mapping[str, Any], stats: Mapping[str, Any],
+               key: str | None) -> dict[str, Any]:
+    """A deep copy of ``metadata`` with the statistics under ``key`` (the input is never
+    mutated); without a key, the copy alone.
+
+    Raises:
+        InvalidRequestError: ``metadata`` already holds ``key`` (the user's own value).
+    """
+    copied = copy.deepcopy(dict(metadata))
+    if key is None:
+        return copied
+    if key in copied:
+        raise InvalidRequestError(
+            f"a document's metadata already has the key {key!r}: give the adapter another "
+            "metadata_key for tersify's statistics, or None for none")
+    return {**copied, key: dict(stats)}

@@ -80,7 +80,8 @@ class TersifyCompressor(BaseDocumentCompressor, Serializable, _adapter.AdapterOp
                              id=d.id) for d in documents]
         out = [Document(page_content=r.text, id=documents[r.index].id,
                         metadata=_adapter.with_stats(documents[r.index].metadata,
-                                                     _adapter.stats_of(r, result)))
+                                                     _adapter.stats_of(r, result),
+                                                     self.metadata_key))
                for r in _adapter.kept_order(result, self.reorder)]
         if callbacks:
             CallbackManager.configure(inheritable_callbacks=callbacks).on_custom_event(

@@ -87,10 +87,12 @@ class TersifyPostprocessor(BaseNodePostprocessor, _adapter.AdapterOptions):
             source = nodes[doc.index]
             node = source.node.model_copy(deep=True)
             node.set_content(doc.text)
-            node.metadata = _adapter.with_stats(node.metadata, _adapter.stats_of(doc, result))
+            key = self.metadata_key
+            node.metadata = _adapter.with_stats(node.metadata, _adapter.stats_of(doc, result),
+                                                key)
             for excluded in (node.excluded_llm_metadata_keys, node.excluded_embed_metadata_keys):
-                if _adapter.METADATA_KEY not in excluded:
-                    excluded.append(_adapter.METADATA_KEY)
+                if key is not None and key not in excluded:
+                    excluded.append(key)
             out.append(NodeWithScore(node=node, score=source.score))
         dispatcher.event(TersifyCompressionEvent(
             original_tokens=result.stats.original_tokens,

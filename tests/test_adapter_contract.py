@@ -143,6 +143,19 @@ def test_metadata_is_kept_and_statistics_added(runner: Runner, backend: dict[str
         assert pieces and all(p in text for p in pieces)
 
 
+def test_the_statistics_key_is_the_users_choice(runner: Runner, backend: dict[str, Any]) -> None:
+    out = compress(runner, backend, target_ratio=0.4, metadata_key="compression")
+    assert out and all("compression" in m and "tersify" not in m for _, m in out)
+    bare = compress(runner, backend, target_ratio=0.4, metadata_key=None)
+    assert bare and all(set(m) == {"id", "title", "source", "tags"} for _, m in bare)
+
+
+def test_a_users_own_key_is_never_overwritten(runner: Runner, backend: dict[str, Any]) -> None:
+    adapter = runner.make(**backend, target_ratio=0.4, metadata_key="source")
+    with pytest.raises(tersify.InvalidRequestError, match="already has the key 'source'"):
+        runner.run(adapter, runner.wrap(ITEMS), QUESTION)
+
+
 def test_documents_that_keep_nothing_are_dropped(runner: Runner, backend: dict[str, Any]) -> None:
     out = compress(runner, backend, target_tokens=70)
     assert 0 < len(out) < len(ITEMS)
