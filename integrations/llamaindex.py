@@ -20,7 +20,7 @@ from tersify._optional import require
 require("llama_index.core", extra="llamaindex")
 
 from llama_index.core import instrumentation  # noqa: E402
-from llama_index.core.bridge.pydantic import Field  # noqa: E402
+from llama_index.core.bridge.pydantic import ConfigDict, Field  # noqa: E402
 from llama_index.core.instrumentation.events import BaseEvent  # noqa: E402
 from llama_index.core.postprocessor.types import BaseNodePostprocessor  # noqa: E402
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle  # noqa: E402
@@ -50,6 +50,9 @@ class TersifyCompressionEvent(BaseEvent):
 class TersifyPostprocessor(BaseNodePostprocessor, _adapter.AdapterOptions):
     """Compress retrieved nodes under one token budget for the whole set (options: see
     tersify.integrations._adapter.AdapterOptions)."""
+
+    # A misspelt option (target_ration=0.1) is an error, as in the LangChain adapter.
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     api_key: str | None = Field(default=None, exclude=True)
 

@@ -156,6 +156,13 @@ def test_a_users_own_key_is_never_overwritten(runner: Runner, backend: dict[str,
         runner.run(adapter, runner.wrap(ITEMS), QUESTION)
 
 
+def test_a_misspelt_option_is_refused(runner: Runner) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="target_ration"):
+        runner.make(target_ration=0.1)
+
+
 def test_documents_that_keep_nothing_are_dropped(runner: Runner, backend: dict[str, Any]) -> None:
     out = compress(runner, backend, target_tokens=70)
     assert 0 < len(out) < len(ITEMS)
