@@ -10,6 +10,7 @@ compression is question-agnostic (the scorer sees an empty question and ranks by
 from __future__ import annotations
 
 import copy
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
@@ -24,6 +25,7 @@ from tersify.types import CompressionRequest, CompressionResult, Document, Docum
 __all__ = ["AdapterOptions", "Backend", "acompress", "backend_of", "compress", "stats_of"]
 
 METADATA_KEY = "tersify"
+API_KEY_VARIABLE = "TERSIFY_API_KEY"
 # The engine's request defaults: the adapters' options that are request fields default to them.
 _REQUEST_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(CompressionRequest)}
 
@@ -66,6 +68,8 @@ def backend_of(adapter: AdapterOptions) -> Backend:
 
             key: Any = getattr(adapter, "api_key", None)  # SecretStr (LangChain) or str
             key = key.get_secret_value() if hasattr(key, "get_secret_value") else key
+            # As LangChain's own integrations do: the environment when no key is given.
+            key = key or os.environ.get(API_KEY_VARIABLE) or None
             adapter._backend = TersifyClient(adapter.base_url, api_key=key)
         else:
             adapter._backend = Compressor(preset=adapter.preset)

@@ -51,7 +51,7 @@ class TersifyCompressor(BaseDocumentCompressor, Serializable, _adapter.AdapterOp
 
     @property
     def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "TERSIFY_API_KEY"}
+        return {"api_key": _adapter.API_KEY_VARIABLE}
 
     def compress_documents(self, documents: Sequence[Document], query: str,
                            callbacks: Callbacks | None = None) -> Sequence[Document]:

@@ -156,6 +156,16 @@ def test_a_users_own_key_is_never_overwritten(runner: Runner, backend: dict[str,
         runner.run(adapter, runner.wrap(ITEMS), QUESTION)
 
 
+def test_the_api_key_comes_from_the_environment(runner: Runner, server: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERSIFY_API_KEY", server.key)
+    out = compress(runner, {"base_url": server.url}, target_ratio=0.4)
+    assert out and all("tersify" in m for _, m in out)
+    monkeypatch.setenv("TERSIFY_API_KEY", "tsk_live_not-a-key")
+    with pytest.raises(tersify.TersifyError):
+        compress(runner, {"base_url": server.url}, target_ratio=0.4)
+
+
 def test_a_misspelt_option_is_refused(runner: Runner) -> None:
     from pydantic import ValidationError
 
