@@ -20,6 +20,8 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from tersify.compressor import Compressor
 from tersify.errors import InvalidRequestError
+from tersify.presets import get_preset
+from tersify.scorers import available_scorers
 from tersify.types import CompressionRequest, CompressionResult, Document, DocumentResult
 
 __all__ = ["AdapterOptions", "Backend", "acompress", "backend_of", "compress", "stats_of"]
@@ -44,6 +46,7 @@ class AdapterOptions(BaseModel):
     compressor: Any = Field(default=None, exclude=True)
     base_url: str | None = None
     preset: str = "fast"
+    tokenizer: str = "cl100k_base"
     target_ratio: float | Literal["auto"] | None = _REQUEST_DEFAULTS["target_ratio"]
     target_tokens: int | None = _REQUEST_DEFAULTS["target_tokens"]
     scorer: str | None = _REQUEST_DEFAULTS["scorer"]
@@ -59,7 +62,7 @@ class AdapterOptions(BaseModel):
 
 def backend_of(adapter: AdapterOptions) -> Backend:
     """The adapter's back end, made once and kept in its ``_backend``: the given
-    ``compressor``, else a client for ``base_url``, else ``Compressor(preset=preset)``."""
+    ``compressor``, else a client for ``base_url``, else ``Compressor(preset, tokenizer)``."""
     if adapter._backend is None:
         if adapter.compressor is not None:
             adapter._backend = adapter.compressor
@@ -72,8 +75,27 @@ def backend_of(adapter: AdapterOptions) -> Backend:
             key = key or os.environ.get(API_KEY_VARIABLE) or None
             adapter._backend = TersifyClient(adapter.base_url, api_key=key)
         else:
-            adapter._backend = Compressor(preset=adapter.preset)
+            adapter._backend = Compressor(preset=adapter.preset, tokenizer=adapter.tokenizer)
     return adapter._backend  # type: ignore[no-any-return]
+
+
+def described(adapter: AdapterOptions) -> dict[str, Any]:
+    """The options that rebuild the adapter's engine without the ``compressor`` instance
+    (which no serializer can carry): its preset, tokenizer and scorer.
+
+    Raises:
+        ValueError: The compressor's scorer or tokenizer is an instance, not a name.
+    """
+    engine = adapter.compressor
+    if engine is None:
+        return {}
+    scorer = engine.default_scorer
+    if scorer not in available_scorers() or not isinstance(engine.tokens.name, str):
+        raise ValueError("this compressor has a scorer or tokenizer of its own: build the "
+                         "adapter from preset=, tokenizer= and scorer= to serialize it")
+    return {"preset": engine.preset, "tokenizer": engine.tokens.name,
+            "scorer": adapter.scorer or (None if scorer == get_preset(engine.preset).scorer
+                                         else scorer)}
 
 
 def build_request(texts: Sequence[str], query: str | None,

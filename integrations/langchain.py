@@ -24,7 +24,11 @@ require("langchain_core", extra="langchain")
 
 from langchain_core.callbacks import CallbackManager, Callbacks  # noqa: E402
 from langchain_core.documents import BaseDocumentCompressor, Document  # noqa: E402
-from langchain_core.load.serializable import Serializable  # noqa: E402
+from langchain_core.load.serializable import (  # noqa: E402
+    Serializable,
+    SerializedConstructor,
+    SerializedNotImplemented,
+)
 from pydantic import ConfigDict, SecretStr  # noqa: E402
 
 from tersify.integrations import _adapter  # noqa: E402
@@ -48,6 +52,14 @@ class TersifyCompressor(BaseDocumentCompressor, Serializable, _adapter.AdapterOp
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
         return ["tersify", "integrations", "langchain"]
+
+    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
+        """LangChain's serialized form; a ``compressor`` instance is written as the preset,
+        tokenizer and scorer that rebuild it (see ``_adapter.described``)."""
+        if self.compressor is None:
+            return super().to_json()
+        engine = _adapter.described(self)
+        return self.model_copy(update={"compressor": None, **engine}).to_json()
 
     @property
     def lc_secrets(self) -> dict[str, str]:

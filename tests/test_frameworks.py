@@ -52,6 +52,37 @@ def test_langchain_compressor_serializes_the_langchain_way() -> None:
     assert (restored.target_ratio, restored.force_keep) == (0.3, ["Velmora"])
 
 
+def test_a_compressor_instance_is_serialized_as_what_rebuilds_it() -> None:
+    from langchain_core.load import dumps, loads
+
+    import tersify
+    from tersify.integrations.langchain import TersifyCompressor
+
+    engine = tersify.Compressor(preset="accurate", tokenizer="o200k_base")
+    text = dumps(TersifyCompressor(compressor=engine, target_ratio=0.3))
+    restored = loads(text, valid_namespaces=["tersify"], allowed_objects=[TersifyCompressor])
+    assert (restored.preset, restored.tokenizer, restored.target_ratio) == (
+        "accurate", "o200k_base", 0.3)
+    lm = tersify.Compressor(preset="fast", scorer="lm")
+    again = loads(dumps(TersifyCompressor(compressor=lm)), valid_namespaces=["tersify"],
+                  allowed_objects=[TersifyCompressor])
+    assert (again.preset, again.scorer) == ("fast", "lm")
+    custom = tersify.Compressor(scorer=_OwnScorer())
+    with pytest.raises(ValueError, match="scorer or tokenizer of its own"):
+        dumps(TersifyCompressor(compressor=custom))
+
+
+class _OwnScorer:
+    """A scorer of the caller's own (not in the registry): nothing can rebuild it by name."""
+
+    name = "own"
+
+    def score(self, question: str, documents: Any) -> Any:
+        from tersify.scorers import get_scorer
+
+        return get_scorer("lexical").score(question, documents)
+
+
 def test_llamaindex_postprocessor_round_trips_and_names_its_class() -> None:
     from tersify.integrations.llamaindex import TersifyPostprocessor
 
