@@ -69,6 +69,13 @@ def backend_of(adapter: AdapterOptions) -> Backend:
         elif adapter.base_url:
             from tersify.integrations.client import TersifyClient
 
+            local_only = {"preset", "tokenizer"} & adapter.model_fields_set
+            if local_only:
+                raise InvalidRequestError(
+                    f"{' and '.join(sorted(local_only))} choose the local engine; a server "
+                    "(base_url) uses its own (tersify serve --preset); scorer= goes with each "
+                    "request")
+
             key: Any = getattr(adapter, "api_key", None)  # SecretStr (LangChain) or str
             key = key.get_secret_value() if hasattr(key, "get_secret_value") else key
             # As LangChain's own integrations do: the environment when no key is given.

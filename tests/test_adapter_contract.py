@@ -166,6 +166,12 @@ def test_the_api_key_comes_from_the_environment(runner: Runner, server: Any,
         compress(runner, {"base_url": server.url}, target_ratio=0.4)
 
 
+def test_local_engine_options_are_refused_in_remote_mode(runner: Runner, server: Any) -> None:
+    adapter = runner.make(base_url=server.url, api_key=server.key, preset="accurate")
+    with pytest.raises(tersify.InvalidRequestError, match="preset choose the local engine"):
+        runner.run(adapter, runner.wrap(ITEMS), QUESTION)
+
+
 def test_a_misspelt_option_is_refused(runner: Runner) -> None:
     from pydantic import ValidationError
 
