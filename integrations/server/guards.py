@@ -3,10 +3,10 @@ requests in the server at once. Both answer in the JSON error shape before any r
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from tersify.integrations.server.errors import ApiError, error_body
+from tersify.integrations.server.errors import ApiError
+from tersify.integrations.server.observe import send_error
 
 __all__ = ["BodyLimit", "InFlightLimit"]
 
@@ -70,10 +70,4 @@ class InFlightLimit:
 async def _answer(scope: Any, send: Any, status: int, kind: str, message: str, *,
                   retry_after: int | None = None) -> None:
     rid = scope.get("state", {}).get("request_id")
-    body = json.dumps(error_body(kind, message, rid)).encode()
-    headers = [(b"content-type", b"application/json"),
-               (b"content-length", str(len(body)).encode())]
-    if retry_after is not None:
-        headers.append((b"retry-after", str(retry_after).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, status, kind, message, rid, retry_after=retry_after)

@@ -17,7 +17,7 @@ from typing import Any
 
 from tersify.integrations.server.errors import error_body
 
-__all__ = ["SECURITY_HEADERS", "Observe", "render_json"]
+__all__ = ["SECURITY_HEADERS", "Observe", "render_json", "send_error"]
 
 access_log = logging.getLogger("tersify.server.access")
 # On every response: no content sniffing, no framing (the page adds its own policy).
@@ -68,14 +68,14 @@ class Observe:
             # gets a 503 to retry elsewhere, and the log no trace of an error that is none.
             if responded:
                 raise
-            await _answer(send_observed, 503, error_body(
-                "unavailable", "the server is shutting down; retry", rid), retry_after=1)
+            await send_error(send_observed, 503, "unavailable",
+                             "the server is shutting down; retry", rid, retry_after=1)
         except Exception:
             access_log.exception("unhandled error", extra={"request_id": rid})
             if responded:
                 raise
-            await _answer(send_observed, 500, error_body(
-                "internal_error", "the server failed on this request", rid))
+            await send_error(send_observed, 500, "internal_error",
+                             "the server failed on this request", rid)
 
     def _done(self, scope: Any, status: int, elapsed: float) -> None:
         route = getattr(scope.get("route"), "path", "unmatched")
@@ -87,8 +87,10 @@ class Observe:
             "key_id": scope["state"].get("key_id")}))
 
 
-async def _answer(send: Any, status: int, content: Any, retry_after: int | None = None) -> None:
-    body = render_json(content)
+async def send_error(send: Any, status: int, kind: str, message: str, request_id: str | None,
+                     *, retry_after: int | None = None) -> None:
+    """Answer in the JSON error shape at the ASGI level (for middleware, outside FastAPI)."""
+    body = render_json(error_body(kind, message, request_id))
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode())]
     if retry_after is not None:
