@@ -119,8 +119,8 @@ class Compressor:
     ) -> list[CompressionResult | Exception]:
         """Compress requests that arrived together: each one's result, or what it raised.
 
-        Requests with the same scorer are scored in one call (a model scorer embeds all their
-        texts in shared forward passes, see ``score_many``); one failing request never fails
+        Requests with the same scorer are scored in one call (a model scorer embeds each of
+        their distinct texts once, see ``score_many``); one failing request never fails
         its neighbours: when the shared call raises, each is scored on its own.
         """
         started = time.perf_counter()

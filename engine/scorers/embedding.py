@@ -66,9 +66,9 @@ class EmbeddingScorer:
         return self.score_many([(question, documents)])[0]
 
     def score_many(self, items: Sequence[tuple[str, Sequence[Segmented]]]) -> list[Scores]:
-        """:meth:`score` for several (question, documents) pairs in one encoder pass: the texts
-        of all of them are embedded together (each distinct text once), in batches of similar
-        length, so requests that arrive together share their forward passes."""
+        """:meth:`score` for several (question, documents) pairs in one encoder call: the
+        distinct texts of all of them are embedded once (a document retrieved for several
+        requests, or a repeated question, costs one pass), in the encoder's batches."""
         rows: dict[str, int] = {}
         plans: list[_Rows | None] = []
         for question, documents in items:
