@@ -84,3 +84,19 @@ def test_the_scaling_benchmark_prints_one_row_per_count(capsys: pytest.CaptureFi
     scaling_main(["--counts", "10,200", "--repeat", "1"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 2")]
     assert len(rows) == 1 and rows[0].startswith("| 200 |") and rows[0].endswith("| yes |")
+
+
+def test_recall_by_language_reads_the_language_from_the_id(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gzip
+
+    from by_language import main as by_language
+
+    records = tmp_path / "r.jsonl.gz"
+    rows = [{"method": "fast", "ratio": 0.25, "id": f"{lang}-{i}", "answer_kept": kept}
+            for lang, i, kept in [("de", 1, True), ("de", 2, False), ("zh", 1, True)]]
+    with gzip.open(records, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(json.dumps(r) for r in [*rows, {"method": "fast", "peak_mb": 1}]))
+    by_language([str(records)])
+    out = capsys.readouterr().out
+    assert "| de | 0.50 |" in out and "| zh | 1.00 |" in out
