@@ -170,6 +170,8 @@ class Compressor:
         if isinstance(scores, Exception):
             raise scores
         job, policy = pending.job, pending.policy
+        if scores is not None and scores.evidence is not None:
+            job = job.read_auto_budget(scores.evidence, self.tuning.auto_mass)
         keep = min(1.0, job.context_budget_estimate() / max(1, sum(job.costs)))
         plan = policy.plan(pending.docs, scores, self.tuning, keep)
         kept, compressed_tokens = fit.run(job, plan)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import bisect
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from itertools import chain, repeat
 from operator import sub
 
@@ -37,8 +38,13 @@ Rendered = tuple[list[Span], str, list[Slice]]  # a compressed document: spans, 
 _AT_LEAST_ONE = bytes([1, *range(1, 256)])  # translates a byte to max(1, byte)
 
 
+AUTO_RANGE = (0.1, 0.8)  # an auto budget keeps 10% of the prompt at least, 80% at most
+
+
 def auto_ratio(context_tokens: int) -> float:
-    """The ratio ``target_ratio="auto"`` picks: ``sqrt(500 / tokens)`` clamped to [0.1, 0.8].
+    """The ratio ``target_ratio="auto"`` picks before scoring, and where the scorer has no
+    calibrated model (see :meth:`Job.read_auto_budget`): ``sqrt(500 / tokens)`` clamped to
+    [0.1, 0.8].
 
     Short contexts are barely touched (up to 780 tokens keep 80%), a 20-document RAG prompt of
     2,400 tokens keeps about 46%, and 50,000 tokens or more keep 10%: the longer the context,
@@ -107,6 +113,24 @@ class Job:
             target=req.target_tokens or _ratio_target(req, sum(doc_tokens), original),
             forced=frozenset(_forced_words(req, docs, offsets, linear_patterns)),
             protected=_digit_words(docs, offsets) if req.keep_digits else frozenset())
+
+    def read_auto_budget(self, evidence: Sequence[float], mass: float) -> Job:
+        """This job with the budget ``target_ratio="auto"`` takes once the documents are
+        scored by a calibrated model: room for the likeliest documents whole, most likely
+        first, until they hold ``mass`` of the set's expected evidence (the sum of the
+        probabilities): one document when the scorer is sure, many when it is not; plus the
+        instruction and question, within :data:`AUTO_RANGE` of the prompt. A request that set
+        ``target_tokens`` keeps it."""
+        if self.req.target_ratio != "auto" or self.req.target_tokens or not evidence:
+            return self
+        needed, held, enough = self.fixed_tokens, 0.0, mass * sum(evidence)
+        for d in sorted(range(len(evidence)), key=evidence.__getitem__, reverse=True):
+            needed += self.doc_tokens[d] + 2
+            held += evidence[d]
+            if held >= enough:
+                break
+        low, high = (int(r * self.original_tokens) for r in AUTO_RANGE)
+        return replace(self, target=max(1, min(max(needed, low), high)))
 
     def context_budget_estimate(self) -> float:
         """Tokens left for contexts once instruction, question and separators are paid."""

@@ -38,11 +38,15 @@ class Tuning:
         unit_budget_factor: At word granularity, choose units for this many times the budget
             before pruning words back to it (1.0 keeps chosen sentences whole).
         granularity: Default granularity when the request leaves it unset.
+        auto_mass: With ``target_ratio="auto"`` and a calibrated scorer, the budget holds the
+            likeliest documents until they hold this share of the expected evidence (chosen
+            on training splits by ``benchmarks/auto_budget.py``).
     """
 
     doc_weight: float = 0.5
     unit_budget_factor: float = 1.0
     granularity: Granularity = "word"
+    auto_mass: float = 0.7
 
 
 @dataclass(frozen=True, kw_only=True)

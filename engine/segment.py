@@ -22,7 +22,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import accumulate
 
-__all__ = ["Segmented", "Unit", "segment"]
+__all__ = ["Segmented", "Unit", "segment", "unspaced_share"]
 
 # Characters of scripts written without spaces between words: Han, kana, bopomofo, their
 # punctuation and halfwidth katakana. Left out on purpose: U+3000 (a space), the numerals
@@ -30,6 +30,7 @@ __all__ = ["Segmented", "Unit", "segment"]
 _UNSPACED = ("\u2e80-\u2fdf\u3001-\u3006\u3008-\u3020\u3030-\u3037\u303b-\u30ff"
              "\u3100-\u312f\u31a0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
              "\uff61-\uff9f\U0001b000-\U0001b16f\U00020000-\U0003134f")
+_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
 _WORD = re.compile(f"[{_UNSPACED}]|[^\\s{_UNSPACED}]+")
 # Grapheme cluster rules (Unicode UAX #29) that join across a word edge found above: a
 # character never starts after a Prepend one, nor before an Extend or SpacingMark one (the
@@ -98,6 +99,15 @@ class Segmented:
         """The original text of ``unit``, separators included."""
         return self.text[self.word_starts[unit.first] : self.word_ends[unit.last - 1]]
 
+    def title_length(self) -> int:
+        """Words of the text's title: a short first line without closing punctuation,
+        followed by more text ("Rosetta (spacecraft)"); 0 without one."""
+        end = self.text.find("\n")
+        count = bisect_left(self.word_starts, end) if end >= 0 else 0
+        if not 0 < count <= MAX_TITLE_WORDS or count == len(self.word_starts):
+            return 0
+        return 0 if _SENTENCE_END.search(self.word(count - 1)) else count
+
     def words(self) -> list[str]:
         """The text of every word, in order."""
         if self.text.isascii():  # segment() then cuts words at white space only
@@ -105,6 +115,12 @@ class Segmented:
             if len(words) == len(self.word_starts):
                 return words
         return list(map(self.text.__getitem__, map(slice, self.word_starts, self.word_ends)))
+
+
+def unspaced_share(text: str) -> float:
+    """Share of the non-space characters of ``text`` from scripts written without spaces."""
+    visible = len(text) - sum(map(text.count, " \n\t"))
+    return len(_UNSPACED_CHAR.findall(text)) / visible if visible > 0 else 0.0
 
 
 def segment(text: str) -> Segmented:

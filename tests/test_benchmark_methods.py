@@ -66,9 +66,12 @@ def test_minilm_docs_ranks_the_relevant_document_first() -> None:
 
 
 def test_tuning_refuses_the_benchmark_questions() -> None:
-    with pytest.raises(SystemExit):
-        tune.parse_args(["--start", "150"])
-    assert tune.parse_args([]).start == 1000
+    for refused in ("../shared/eval/nq20.jsonl:150:100", "../shared/eval/musique20.jsonl:0:10",
+                    "../shared/eval/xquad11.jsonl:500:10"):
+        with pytest.raises(SystemExit):
+            tune.parse_args(["--sets", refused])
+    chosen = tune.parse_args([]).set_list
+    assert ("../shared/eval/nq20.jsonl", 1000, 150) in chosen and len(chosen) == 4
 
 
 def test_tuning_grid_scores_each_configuration_on_every_question() -> None:
@@ -81,7 +84,7 @@ def test_tuning_grid_scores_each_configuration_on_every_question() -> None:
     rows = tune.summarize(hits)
     best = tune.choose(rows, "fast")
     assert best["mean"] == max(r["mean"] for r in rows)
-    report = {"data": "d", "questions": "1000-1002", "command": "c", "objective": "o",
+    report = {"data": "d", "questions": 1, "command": "c", "objective": "o",
               "results": rows, "chosen": {"fast": {"doc_weight": best["doc_weight"],
                                                    "lexical_weight": None}},
               "in_code": {"fast": tune.in_code("fast")}}

@@ -18,6 +18,7 @@ from tersify import (
     get_token_counter,
 )
 from tersify.assemble import doc_order
+from tersify.job import AUTO_RANGE
 from tersify.scorers.lexical import LexicalScorer
 from tersify.segment import Segmented, segment
 
@@ -165,13 +166,31 @@ def test_whole_prompt_input_is_one_context() -> None:
     assert result.stats.compressed_tokens <= result.stats.target_tokens
 
 
-def test_auto_budget_follows_the_documented_rule() -> None:
+def test_auto_budget_without_a_calibrated_scorer_follows_the_length_rule() -> None:
     assert auto_ratio(100) == 0.8
     assert auto_ratio(2000) == pytest.approx(0.5)
     assert auto_ratio(10**6) == 0.1
-    result = COMPRESSOR.compress(contexts=DOCS * 10, question="Lyon", target_ratio="auto")
+    result = COMPRESSOR.compress(contexts=DOCS * 10, policy="truncation", target_ratio="auto")
     expected = auto_ratio(sum(COMPRESSOR.tokens.count(d) for d in DOCS * 10))
     assert result.stats.target_tokens == int(expected * result.stats.original_tokens)
+
+
+def test_auto_budget_reads_the_evidence() -> None:
+    """Sure of one document: room for about it; unsure: much more, within the documented range."""
+    fillers = [f"Report {i} on harbour cranes, shipping lanes and cargo tonnage." for i in range(16)]
+    sure = COMPRESSOR.compress(contexts=[*fillers, DOCS[2]], question="How tall is Mount Everest?",
+                               target_ratio="auto")
+    unsure = COMPRESSOR.compress(contexts=[*fillers, DOCS[2]], question="Which report?",
+                                 target_ratio="auto")
+    for result in (sure, unsure):
+        stats = result.stats
+        low, high = (int(r * stats.original_tokens) for r in AUTO_RANGE)
+        assert low <= stats.target_tokens <= high and stats.budget_met
+    assert sure.documents[-1].text == DOCS[2]  # the likeliest document fits whole
+    assert sure.stats.target_tokens < unsure.stats.target_tokens
+    fixed = COMPRESSOR.compress(contexts=[*fillers, DOCS[2]], question="How tall is Mount Everest?",
+                                target_tokens=40)
+    assert fixed.stats.target_tokens == 40  # a request's own budget wins
 
 
 def test_compress_many_reports_progress() -> None:

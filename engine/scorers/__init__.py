@@ -35,11 +35,15 @@ class Scores:
         documents: Relevance of each document to the question.
         units: Relevance of each unit, per document (same shape as ``Segmented.units``).
         words: Importance of each word, per document (same shape as ``Segmented.word_starts``).
+        evidence: Probability that each document holds evidence for the question, where the
+            scorer has a calibrated model (the learned fusion); ``None`` otherwise. ``auto``
+            budgets read it.
     """
 
     documents: Sequence[float]
     units: Sequence[Sequence[float]]
     words: Sequence[Sequence[float]]
+    evidence: Sequence[float] | None = None
 
 
 @runtime_checkable

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from tersify._checks import require_choice
 from tersify.encoders import Runtime, build_encoder
 from tersify.models import DEFAULT_EMBEDDING
 from tersify.normalize import zscores
 from tersify.scorers import Scores
+from tersify.scorers.fusion import Evidence, features, load_model, probabilities
 from tersify.scorers.lexical import LexicalScorer
 from tersify.segment import Segmented
 
@@ -37,6 +39,9 @@ class EmbeddingScorer:
         lexical_weight: Weight of the BM25 standard score added to the dense one.
         max_length: Encoder tokens per text (longer texts are truncated).
         batch_size: Texts per forward pass (None: the runtime's fastest, see ``encoders``).
+        fusion: ``learned`` ranks documents by the packaged logistic model over the dense,
+            BM25, title, bridge, position and length signals (:mod:`tersify.scorers.fusion`);
+            ``linear`` by dense plus ``lexical_weight`` times BM25 (as standard scores).
         document_vectors: ``encode`` embeds each whole document; ``units`` (with
             ``unit_mode="embedding"``) pools its units' vectors instead: half the encoder's
             work, at a cost in answer recall (200 musique20 questions at ratio 0.25: 0.545
@@ -48,14 +53,17 @@ class EmbeddingScorer:
     def __init__(self, *, model: str = DEFAULT_EMBEDDING, runtime: Runtime = "onnx",
                  unit_mode: Literal["embedding", "lexical"] = "embedding",
                  lexical_weight: float = 0.5, max_length: int = 256, batch_size: int | None = None,
-                 document_vectors: Literal["encode", "units"] = "encode") -> None:
+                 document_vectors: Literal["encode", "units"] = "encode",
+                 fusion: Literal["learned", "linear"] = "learned") -> None:
+        require_choice("fusion", fusion, ("learned", "linear"))
         self._encoder = build_encoder(model, runtime, max_length=max_length,
                                       batch_size=batch_size)
         self.model_name, self.runtime = model, runtime
         self.unit_mode = unit_mode
         self.document_vectors = document_vectors
         self.lexical_weight = lexical_weight
-        self._lexical = LexicalScorer()
+        self.fusion = fusion
+        self._lexical = LexicalScorer(fusion="bm25")
 
     def embed(self, texts: Sequence[str]) -> Any:
         """L2-normalised mean-pooled embeddings, one row per text (a float32 numpy array)."""
@@ -85,19 +93,22 @@ class EmbeddingScorer:
         vectors = self.embed(list(rows))
         out = []
         for (question, documents), plan in zip(items, plans, strict=True):
-            lexical = self._lexical.score(question, documents)
-            out.append(lexical if plan is None else self._dense(lexical, documents, vectors, plan))
+            lexical, evidence = self._lexical.evidence(question, documents)
+            out.append(lexical if plan is None else
+                       self._dense(lexical, evidence, documents, vectors, plan))
         return out
 
-    def _dense(self, lexical: Scores, documents: Sequence[Segmented], vectors: Any,
-               plan: _Rows) -> Scores:
+    def _dense(self, lexical: Scores, evidence: Evidence, documents: Sequence[Segmented],
+               vectors: Any, plan: _Rows) -> Scores:
         question_row, doc_rows, unit_rows = plan
         # Rounded: float32 sums change in their last bits with the runtime's thread count and
         # batch shapes, and standard scores would blow that noise up between near-identical texts.
         similarity = (vectors @ vectors[question_row[0]]).round(4)
         dense = ([float(similarity[r]) for r in doc_rows] if doc_rows else
                  _pooled_similarities(vectors, unit_rows, documents, vectors[question_row[0]]))
-        docs = self._fuse(dense, lexical.documents)
+        learned = self.fusion == "learned"
+        docs = (load_model("dense").logits(features(evidence, dense)) if learned
+                else self._fuse(dense, lexical.documents))
         flat_lex = [s for per_doc in lexical.units for s in per_doc]
         flat = (self._fuse([float(similarity[r]) for r in unit_rows], flat_lex)
                 if unit_rows else flat_lex)
@@ -105,7 +116,8 @@ class EmbeddingScorer:
         for d in documents:
             units.append(flat[start : start + len(d.units)])
             start += len(d.units)
-        return Scores(documents=docs, units=units, words=lexical.words)
+        return Scores(documents=docs, units=units, words=lexical.words,
+                      evidence=probabilities(docs) if learned else None)
 
     def _fuse(self, dense: list[float], lexical: Sequence[float]) -> list[float]:
         w = self.lexical_weight

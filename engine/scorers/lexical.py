@@ -21,10 +21,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain, compress, repeat
 from operator import is_
-from typing import cast
+from typing import Literal, cast
 
+from tersify._checks import require_choice
 from tersify.scorers import Scores
-from tersify.segment import Segmented
+from tersify.scorers.fusion import Evidence, features, load_model, probabilities
+from tersify.segment import Segmented, unspaced_share
 
 __all__ = ["LexicalScorer", "terms_of"]
 
@@ -61,17 +63,32 @@ class LexicalScorer:
     Args:
         k1: BM25 term-frequency saturation.
         b: BM25 length normalisation.
+        fusion: ``learned`` ranks documents by the packaged logistic model over BM25, title,
+            bridge, position and length signals (:mod:`tersify.scorers.fusion`); ``bm25`` by
+            BM25 alone.
     """
 
     name = "lexical"
 
-    def __init__(self, *, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, *, k1: float = 1.2, b: float = 0.75,
+                 fusion: Literal["learned", "bm25"] = "learned") -> None:
+        require_choice("fusion", fusion, ("learned", "bm25"))
         self.k1 = k1
         self.b = b
+        self.fusion = fusion
         self._known: dict[str, list[str]] = {}  # word -> its terms, up to MEMO_WORDS words
 
     def score(self, question: str, documents: Sequence[Segmented]) -> Scores:
-        """Score documents and units by BM25 and words by IDF (see the module docstring)."""
+        """Score documents (BM25, or the learned fusion), units by BM25, words by IDF."""
+        scores, evidence = self.evidence(question, documents)
+        if self.fusion == "bm25" or not evidence.query:
+            return scores
+        logits = load_model("lexical").logits(features(evidence))
+        return Scores(documents=logits, units=scores.units, words=scores.words,
+                      evidence=probabilities(logits))
+
+    def evidence(self, question: str, documents: Sequence[Segmented]) -> tuple[Scores, Evidence]:
+        """BM25 scores (documents and units), IDF word importances, and what the fusion reads."""
         query = set(terms_of(question))
         words = [d.words() for d in documents]
         by_word = self._terms(set(chain.from_iterable(words)))
@@ -88,17 +105,24 @@ class LexicalScorer:
         units: list[list[float]] = []
         doc_bags: list[dict[str, int]] = []
         doc_lengths: list[int] = []
+        doc_sets: list[set[str]] = []
         first = 0
         for d in documents:
             last = first + len(d.units)
             units.append(unit_scores[first:last])
             doc_bags.append(_query_counts(query, unit_bags[first:last]))
             doc_lengths.append(sum(unit_lengths[first:last]))
+            doc_sets.append(set().union(*unit_sets[first:last]))
             first = last
         doc_scores = self._bm25(query, doc_bags, doc_lengths, _idf(doc_bags))
         importance = _importance(by_word, query, unit_idf)
+        titles = [frozenset(chain.from_iterable(map(terms, ws[: d.title_length()])))
+                  for d, ws in zip(documents, words)]
+        evidence = Evidence(query=frozenset(query), terms=doc_sets, titles=titles,
+                            lengths=doc_lengths, bm25=doc_scores,
+                            unspaced=unspaced_share(question))
         return Scores(documents=doc_scores, units=units,
-                      words=[list(map(importance.__getitem__, ws)) for ws in words])
+                      words=[list(map(importance.__getitem__, ws)) for ws in words]), evidence
 
     def _terms(self, words: set[str]) -> dict[str, list[str]]:
         """Each of ``words`` and its terms. Terms are remembered across calls, since most words
