@@ -16,6 +16,9 @@ not depend on the document set:
                    (the document the first hop points to: the second hop)
 ``bridge_out``     share of the best document's title terms it names (the first hop, named
                    by the document that answers)
+``hop2``           share of the best other document's rare terms (in at most :data:`RARE`
+                   documents of the set, not the question's) that it holds: the second hop
+                   scored against what the first hop says
 ``position``       its place in the given order, 0 first to 1 last (retrievers put the best
                    first; search results carry that signal)
 ``length``         standard score of its log length
@@ -32,17 +35,21 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import chain
 
 from tersify.normalize import zscores
 
 __all__ = ["DENSE_FEATURES", "LEXICAL_FEATURES", "Evidence", "Model", "features", "load_model",
            "probabilities"]
 
-LEXICAL_FEATURES = ("bm25", "coverage", "title", "bridge_in", "bridge_out", "position", "length")
+LEXICAL_FEATURES = ("bm25", "coverage", "title", "bridge_in", "bridge_out", "hop2", "position",
+                    "length")
+RARE = 3  # a term in at most this many documents of the set names something (``hop2``)
 ANCHORS = 1  # documents, best first, whose words can make another a bridge (``bridge_in``)
 DENSE_FEATURES = ("dense", "dense_unspaced", *LEXICAL_FEATURES)
 
@@ -86,6 +93,13 @@ def _share(part: frozenset[str], whole: set[str] | frozenset[str]) -> float:
     return len(part & whole) / len(part) if part else 0.0
 
 
+def _rare_terms(evidence: Evidence) -> list[frozenset[str]]:
+    """Each document's terms found in at most :data:`RARE` documents, the question's left out."""
+    seen = Counter(chain.from_iterable(evidence.terms))
+    common = {t for t, n in seen.items() if n > RARE} | evidence.query
+    return [frozenset(t.difference(common)) for t in evidence.terms]
+
+
 def features(evidence: Evidence, dense: Sequence[float] | None = None) -> list[dict[str, float]]:
     """Each document's signals (see the module docstring); ``dense`` adds the ``dense`` one."""
     n = len(evidence.terms)
@@ -96,6 +110,7 @@ def features(evidence: Evidence, dense: Sequence[float] | None = None) -> list[d
     order = sorted(range(n), key=first_stage.__getitem__, reverse=True)
     length = zscores([math.log1p(x) for x in evidence.lengths])
     anchors = order[:ANCHORS + 1]
+    rare = _rare_terms(evidence)
     rows = []
     for d in range(n):
         best = order[0] if order[0] != d else (order[1] if n > 1 else d)
@@ -107,6 +122,7 @@ def features(evidence: Evidence, dense: Sequence[float] | None = None) -> list[d
             "bridge_in": max((_share(evidence.titles[d], evidence.terms[a])
                               for a in anchors if a != d), default=0.0),
             "bridge_out": _share(evidence.titles[best], evidence.terms[d]) if other else 0.0,
+            "hop2": _share(rare[best], evidence.terms[d]) if other else 0.0,
             "position": d / (n - 1) if n > 1 else 0.0,
             "length": length[d],
         })
