@@ -44,8 +44,11 @@ BENCH_VENV = ROOT / ".venv-bench"
 # (`lm`, the same-model comparison) run: about a minute a question each for LLMLingua, for
 # five ratios, and 12-14 s for `lm`, which scores a question once, on 2 cores. Every other
 # method runs the first 200; the report puts all of them side by side on the same first ones.
-BENCH_DATA = {"../shared/eval/nq20.jsonl": 20, "../shared/eval/musique20.jsonl": 10}
-BENCH_ARGS = ["--n", "200", "--ratios", "0.5,0.33,0.25,0.2,0.1",
+# Every dev set: its questions (file order) and how many of them the slow anchors run on.
+BENCH_DATA = {f"../shared/eval/{name}.jsonl": sizes for name, sizes in (
+    ("nq20", (200, 20)), ("musique20", (200, 30)), ("dureader_zh", (177, 10)),
+    ("cmrc_zh", (200, 10)), ("xquad11", (1100, 10)))}
+BENCH_ARGS = ["--ratios", "0.5,0.33,0.25,0.2,0.1",
               "--methods", "fast,balanced,accurate,lm,longllmlingua,llmlingua,minilm-docs,bm25,"
               "bm25-fill,truncation,random,none"]
 
@@ -118,9 +121,11 @@ def bench(extra: list[str]) -> None:
     if extra:
         sh(PYTHON, "benchmarks/run.py", "--lingua-python", python, *extra)
         return
-    for data, few in BENCH_DATA.items():
-        sh(PYTHON, "benchmarks/run.py", "--data", data, "--lingua-python", python,
+    for data, (n, few) in BENCH_DATA.items():
+        sh(PYTHON, "benchmarks/run.py", "--data", data, "--lingua-python", python, "--n", str(n),
            "--lingua-n", str(few), "--lm-n", str(few), *BENCH_ARGS)
+    sh(PYTHON, "benchmarks/by_language.py", "benchmarks/results/xquad11_records.jsonl.gz")
+    sh(PYTHON, "benchmarks/auto_budget.py", "--presets", "fast,balanced,accurate")
     sh(PYTHON, "benchmarks/scaling.py")
     sh(PYTHON, "benchmarks/load.py")
     sh(PYTHON, "benchmarks/soak.py")

@@ -104,7 +104,11 @@ def test_default_bench_runs_every_baseline_and_lm_beside_llmlingua() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     import dev
 
-    for data, few in dev.BENCH_DATA.items():
-        args = run.parse_args(["--data", data, "--lingua-n", str(few), *dev.BENCH_ARGS])
+    assert {Path(d).stem for d in dev.BENCH_DATA} == {
+        "nq20", "musique20", "dureader_zh", "cmrc_zh", "xquad11"}
+    assert dev.BENCH_DATA["../shared/eval/musique20.jsonl"][1] >= 30  # LongLLMLingua beside
+    for data, (n, few) in dev.BENCH_DATA.items():
+        args = run.parse_args(["--data", data, "--n", str(n), "--lingua-n", str(few),
+                               *dev.BENCH_ARGS])
         assert {"lm", "minilm-docs", "bm25", "bm25-fill", *LINGUA_METHODS} <= set(args.method_list)
         assert {run.questions_for(args, m) for m in ("lm", *LINGUA_METHODS)} == {few}
