@@ -17,6 +17,7 @@ from operator import sub
 
 from tersify.assemble import Slice, ordered_prompt, slices_of, spans_of, spell
 from tersify.patterns import compile_matchers
+from tersify.phrases import phrase_spans
 from tersify.policies import Plan
 from tersify.prompt_tokens import PromptTokens
 from tersify.segment import Segmented
@@ -71,6 +72,7 @@ class Job:
         target: Token budget for the whole prompt.
         forced: Words that always survive (``force_keep``, ``preserve_first``/``last``).
         protected: Words never pruned from a kept unit (``keep_digits``).
+        atoms: Phrases kept whole or dropped whole (:mod:`tersify.phrases`), global spans.
     """
 
     req: CompressionRequest
@@ -84,6 +86,7 @@ class Job:
     target: int
     forced: frozenset[int]
     protected: frozenset[int]
+    atoms: list[tuple[int, int]]
     # (document, its kept words) -> its rendering: the fit loop renders most documents the
     # same way round after round, and the result renders them once more
     _rendered: dict[tuple[int, tuple[int, ...]], Rendered] = field(
@@ -112,7 +115,9 @@ class Job:
             fixed_tokens=counter.joined([req.instruction, req.question]),
             target=req.target_tokens or _ratio_target(req, sum(doc_tokens), original),
             forced=frozenset(_forced_words(req, docs, offsets, linear_patterns)),
-            protected=_digit_words(docs, offsets) if req.keep_digits else frozenset())
+            protected=_digit_words(docs, offsets) if req.keep_digits else frozenset(),
+            atoms=[(off + a, off + b) for doc, off in zip(docs, offsets)
+                   for a, b in phrase_spans(doc)])
 
     def read_auto_budget(self, evidence: Sequence[float], mass: float) -> Job:
         """This job with the budget ``target_ratio="auto"`` takes once the documents are
@@ -159,26 +164,36 @@ class Job:
         return out
 
     def problem(self, plan: Plan) -> SelectionProblem:
-        """The selection problem of this job under ``plan``."""
+        """The selection problem of this job under ``plan``.
+
+        Unless the request names a granularity, a plan that asks for whole units has every
+        document keep a whole sentence or block (not a lone heading) or nothing.
+        """
         granularity = self.req.granularity or plan.granularity
-        spans, blocks, priority = [], [], []
+        spans, blocks, priority, owner, anchor = [], [], [], [], []
         for d, (doc, off) in enumerate(zip(self.docs, self.offsets)):
             if granularity == "document":
                 if doc.word_starts:
                     spans.append((off, off + len(doc.word_starts)))
                     blocks.append(True)
                     priority.append(plan.doc_relevance[d])
+                    owner.append(d)
+                    anchor.append(True)
                 continue
             for unit, prio in zip(doc.units, plan.unit_priority[d]):
                 spans.append((off + unit.first, off + unit.last))
                 blocks.append(unit.block)
                 priority.append(prio)
+                owner.append(d)
+                anchor.append(not (unit.block and _is_heading(doc.word(unit.first))))
         return SelectionProblem(
             unit_spans=spans, unit_blocks=blocks, unit_priority=priority, word_cost=self.costs,
             word_importance=list(chain.from_iterable(plan.word_importance)),
             budget=self.context_budget_estimate(), forced=self.forced, protected=self.protected,
             granularity="sentence" if granularity != "word" else "word",
-            unit_budget_factor=plan.unit_budget_factor, contiguous=plan.contiguous)
+            unit_budget_factor=plan.unit_budget_factor, contiguous=plan.contiguous,
+            atoms=self.atoms, unit_doc=owner, unit_anchor=anchor,
+            whole_units=plan.whole_units and self.req.granularity is None)
 
     def result(self, plan: Plan, kept: set[int], compressed_tokens: int, *, policy: str,
                scorer: str | None, started: float) -> CompressionResult:
@@ -244,6 +259,10 @@ def _forced_words(req: CompressionRequest, docs: list[Segmented], offsets: list[
         for unit in doc.units[: req.preserve_first] + tail:
             forced.update(off + i for i in range(unit.first, unit.last))
     return forced
+
+
+def _is_heading(first_word: str) -> bool:
+    return first_word.strip("#") == "" and len(first_word) <= 6
 
 
 def _digit_words(docs: list[Segmented], offsets: list[int]) -> frozenset[int]:

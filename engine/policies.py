@@ -59,6 +59,7 @@ class Plan:
     granularity: Granularity
     unit_budget_factor: float = 1.0
     contiguous: bool = False
+    whole_units: bool = False  # unless the request names a granularity (see Job.problem)
 
 
 # (documents, scores, tuning, fraction of the context words the budget keeps) -> plan
@@ -93,7 +94,7 @@ def _tersify(
                 for d, doc in enumerate(docs)]
     return Plan(unit_priority=priority, word_importance=[list(x) for x in scores.words],
                 doc_relevance=minmax(scores.documents), granularity=tuning.granularity,
-                unit_budget_factor=tuning.unit_budget_factor)
+                unit_budget_factor=tuning.unit_budget_factor, whole_units=True)
 
 
 def _positional(*, keep_end: bool) -> PlanFn:
@@ -127,7 +128,8 @@ def _summarization(
     importance = [list(x) for x in scores.words] if scores else [[0.0] * len(d.word_starts)
                                                                  for d in docs]
     return Plan(unit_priority=priority, word_importance=importance,
-                doc_relevance=minmax([max(p, default=0.0) for p in priority]), granularity="word")
+                doc_relevance=minmax([max(p, default=0.0) for p in priority]), granularity="word",
+                whole_units=True)
 
 
 def _h2o(

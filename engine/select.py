@@ -2,11 +2,17 @@
 
 The selector sees a document set as one flat sequence of words, grouped into units, with an
 estimated token cost per word, a priority per unit and an importance per word. It keeps
-forced words first, then whole units by priority, then (at word granularity) prunes the least
-important words of the kept units and fills what is left with the best words of the next units.
+forced words first, then the units that hold them (whole if they fit, else a window around
+them), then whole units by priority, then (at word granularity) prunes the least important
+words of the kept units and fills what is left with the best words of the next units.
 It records what it added in order, so the caller can :func:`take_back` the last additions when
 the exact token count of the assembled text is over budget, and :func:`grow` the selection
 again when it is under.
+
+Three rules keep the output from saying something false or nothing (see :mod:`tersify.wholes`):
+a phrase (a date, a number with its unit, a name) is kept whole or dropped whole; a forced
+word is read with its neighbours; and, when asked, a document that keeps words keeps at least
+one whole unit of its own, else it keeps nothing (but its forced words and their windows).
 """
 
 from __future__ import annotations
@@ -16,7 +22,23 @@ from dataclasses import dataclass, field, replace
 from itertools import filterfalse
 from typing import Literal
 
+from tersify.wholes import (
+    NEAR,
+    WINDOW,
+    anchored_docs,
+    best_run,
+    complete,
+    edge_run,
+    fragments,
+    framed,
+    owners,
+    pieces,
+    widen,
+)
+
 __all__ = ["Selection", "SelectionProblem", "grow", "select", "take_back", "unit_order"]
+
+_FIRST = float("inf")  # the priority of units that hold a forced word (tersify.wholes)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,19 +46,24 @@ class SelectionProblem:
     """The input of :func:`select`; word indices are global over the document set.
 
     Attributes:
-        unit_spans: ``(first_word, last_word_exclusive)`` of each unit.
+        unit_spans: ``(first_word, last_word_exclusive)`` of each unit, in word order.
         unit_blocks: Whether each unit is a block that goes whole or not at all.
         unit_priority: Higher is kept first.
         word_cost: Estimated tokens of each word, including the whitespace before it; at
             least 1 (a word that shares a token with its neighbour still costs one).
         word_importance: Higher survives pruning and is added first when filling.
         budget: Estimated tokens available for the words.
-        forced: Words that are always kept.
-        protected: Words that pruning never removes once their unit is kept.
+        forced: Words that are always kept (widened to whole atoms).
+        protected: Words that pruning never removes once their unit is kept (widened too).
         granularity: ``sentence`` keeps whole units; ``word`` also prunes and fills words.
         unit_budget_factor: At word granularity, units are first chosen for this many times
             the budget, then words are pruned down to it.
         contiguous: Stop at the first unit or word that does not fit (prefix/suffix policies).
+        atoms: ``(first, last_exclusive)`` of phrases kept whole or dropped whole; each lies
+            inside one unit and no two overlap.
+        unit_doc: The document of each unit (read only with ``whole_units``).
+        unit_anchor: Whether each unit, kept whole, anchors its document (``whole_units``).
+        whole_units: A document keeps words only if it keeps a whole anchor unit.
     """
 
     unit_spans: Sequence[tuple[int, int]]
@@ -50,6 +77,22 @@ class SelectionProblem:
     granularity: Literal["word", "sentence"] = "word"
     unit_budget_factor: float = 1.0
     contiguous: bool = False
+    atoms: Sequence[tuple[int, int]] = ()
+    unit_doc: Sequence[int] = ()
+    unit_anchor: Sequence[bool] = ()
+    whole_units: bool = False
+    owner: dict[int, tuple[int, int]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        owner = owners(self.atoms)
+        forced = widen(self.forced, owner)
+        object.__setattr__(self, "owner", owner)
+        object.__setattr__(self, "forced", forced)
+        object.__setattr__(self, "protected", widen(self.protected, owner))
+        if forced and not self.contiguous:
+            prio, imp = framed(self.unit_spans, self.unit_priority, self.word_importance, forced)
+            object.__setattr__(self, "unit_priority", prio)
+            object.__setattr__(self, "word_importance", imp)
 
 
 @dataclass(kw_only=True)
@@ -88,12 +131,15 @@ def select(problem: SelectionProblem) -> Selection:
     forced = sorted(problem.forced)
     chosen = Selection(forced=forced, kept=set(forced), spent=sum(map(cost.__getitem__, forced)))
     order = unit_order(problem)
+    if problem.granularity == "word" and not problem.contiguous:
+        _frame(problem, chosen, order)
     factor = problem.unit_budget_factor if problem.granularity == "word" else 1.0
     _add_units(problem, chosen, order, problem.budget * max(factor, 1.0))
     if chosen.spent > problem.budget:
         _prune(problem, chosen)
     if problem.granularity == "word":
         _fill(problem, chosen, order)
+    _drop_fragments(problem, chosen)
     return chosen
 
 
@@ -112,10 +158,11 @@ def grow(problem: SelectionProblem, chosen: Selection, order: list[int], slack: 
 def take_back(problem: SelectionProblem, chosen: Selection, over: float) -> None:
     """Take back the last additions worth about ``over`` estimated tokens.
 
-    At word granularity the last group loses its least important words first; a group with
-    nothing left to prune goes whole. Forced words are never taken back. Removing as much as
-    the overshoot in one step (not one group per exact count) keeps the number of exact counts
-    logarithmic: 10,000 one-word documents need a handful, not 10,000.
+    At word granularity the last group loses its least important words first (whole atoms);
+    a group with nothing left to prune goes whole. Forced words are never taken back. Removing
+    as much as the overshoot in one step (not one group per exact count) keeps the number of
+    exact counts logarithmic: 10,000 one-word documents need a handful, not 10,000. Then, with
+    ``whole_units``, documents left without a whole unit lose their fragments.
     """
     removed = 0
     while removed < over and chosen.groups:
@@ -125,19 +172,42 @@ def take_back(problem: SelectionProblem, chosen: Selection, over: float) -> None
             pruned = _drop_words(problem, chosen, victims, over - removed, [group])
             removed += pruned
             if group and pruned:  # else only protected words are left: the group goes whole
-                return
+                break
         removed += _drop_last_group(problem, chosen)
+    _drop_fragments(problem, chosen)
+
+
+def _frame(problem: SelectionProblem, chosen: Selection, order: list[int]) -> None:
+    """Keep each unit that holds a forced word whole if it fits, else a window around it."""
+    cost = problem.word_cost
+    for u in order:
+        if problem.unit_priority[u] != _FIRST:
+            return
+        first, last = problem.unit_spans[u]
+        missing = list(filterfalse(chosen.kept.__contains__, range(first, last)))
+        room = problem.budget - chosen.spent
+        if sum(map(cost.__getitem__, missing)) <= room:
+            chosen.add(missing, cost)
+        elif not problem.unit_blocks[u]:
+            near = [w for w in missing if problem.word_importance[w] >= NEAR - WINDOW]
+            chosen.add(_run(problem, near, room, edge=True), cost)
 
 
 def _add_units(problem: SelectionProblem, chosen: Selection, order: list[int],
                limit: float) -> None:
     cost = problem.word_cost
+    anchored = _anchored(problem, chosen)
     for u in order:
         first, last = problem.unit_spans[u]
         new = list(filterfalse(chosen.kept.__contains__, range(first, last)))
         extra = sum(map(cost.__getitem__, new))
+        if anchored is not None and not problem.unit_anchor[u] and \
+                problem.unit_doc[u] not in anchored:
+            continue  # a lone heading says nothing of its own
         if chosen.spent + extra <= limit:
             chosen.add(new, cost)
+            if anchored is not None and problem.unit_anchor[u]:
+                anchored.add(problem.unit_doc[u])
         elif problem.contiguous:
             return
 
@@ -158,18 +228,22 @@ def _drop_words(problem: SelectionProblem, chosen: Selection, candidates: Iterab
                 over: float, groups: Sequence[list[int]]) -> int:
     """Drop the least important ``candidates`` worth ``over`` estimated tokens.
 
-    The dropped words leave ``chosen`` and ``groups`` (the groups that hold them). Each word
-    counts at least one token. Returns the tokens removed.
+    An atom goes whole, ranked by its most important word, and only when all of it is among
+    the candidates. The dropped words leave ``chosen`` and ``groups`` (the groups that hold
+    them). Each word counts at least one token. Returns the tokens removed.
     """
-    victims = sorted(candidates, key=lambda w: (problem.word_importance[w], -w))
+    importance, cost, owner = problem.word_importance, problem.word_cost, problem.owner
+    whole = ([p for p in pieces(candidates, owner) if complete(owner, p)] if owner
+             else [[w] for w in candidates])
+    whole.sort(key=lambda p: (max(map(importance.__getitem__, p)), -p[0]))
     dropped: set[int] = set()
     removed = 0
-    for w in victims:
+    for piece in whole:
         if removed >= over:
             break
-        dropped.add(w)
-        removed += max(1, problem.word_cost[w])
-        chosen.spent -= problem.word_cost[w]
+        dropped.update(piece)
+        removed += sum(max(1, cost[w]) for w in piece)
+        chosen.spent -= sum(map(cost.__getitem__, piece))
     if dropped:
         for group in groups:
             group[:] = [w for w in group if w not in dropped]
@@ -186,56 +260,71 @@ def _drop_last_group(problem: SelectionProblem, chosen: Selection) -> int:
     return max(1, cost) if group else 0
 
 
+def _anchored(problem: SelectionProblem, chosen: Selection) -> set[int] | None:
+    """Documents with a whole anchor unit, or None when the problem does not ask for one."""
+    if not problem.whole_units:
+        return None
+    return anchored_docs(problem.unit_spans, problem.unit_anchor, problem.unit_doc, chosen.kept)
+
+
+def _drop_fragments(problem: SelectionProblem, chosen: Selection) -> None:
+    """With ``whole_units``, drop the kept words of documents without a whole anchor unit."""
+    if not problem.whole_units or not chosen.groups:
+        return
+    doomed = fragments(problem.unit_spans, problem.unit_anchor, problem.unit_doc,
+                       problem.unit_priority, chosen.kept) - problem.forced
+    if doomed:
+        for group in chosen.groups:
+            group[:] = [w for w in group if w not in doomed]
+        chosen.groups[:] = [g for g in chosen.groups if g]
+        chosen.kept -= doomed
+        chosen.spent -= sum(map(problem.word_cost.__getitem__, doomed))
+
+
 def _fill(problem: SelectionProblem, chosen: Selection, order: list[int]) -> None:
     """Spend what is left on parts of the next units, best unit first.
 
     A part is the contiguous run of missing words with the most importance that fits, so a
-    filled fragment reads as a phrase ("Antonio Maceo"), not as scattered keywords. Contiguous
-    policies take the run from the unit's kept side instead (a prefix or suffix).
+    filled fragment reads as a phrase ("Antonio Maceo"), not as scattered keywords; it never
+    cuts an atom. Contiguous policies take the run from the unit's kept side instead (a prefix
+    or suffix), and units that hold a forced word the words nearest it. With ``whole_units``,
+    a document without a whole anchor unit gets one whole unit or nothing.
     """
+    anchored = _anchored(problem, chosen)
     for u in order:
         if chosen.spent >= problem.budget:
             return
-        if problem.unit_blocks[u]:
+        if problem.unit_blocks[u] and anchored is None:
             continue
         first, last = problem.unit_spans[u]
         missing = list(filterfalse(chosen.kept.__contains__, range(first, last)))
         if not missing:
             continue
+        if problem.unit_blocks[u] or (anchored is not None and problem.unit_doc[u] not in
+                                      anchored and problem.unit_priority[u] != _FIRST):
+            _fill_whole(problem, chosen, u, missing, anchored)
+            continue
         # Protected words (keep_digits) come along with any part of their unit: paid first.
         protected = list(filter(problem.protected.__contains__, missing))
         room = problem.budget - chosen.spent - sum(map(problem.word_cost.__getitem__, protected))
-        added = (_edge_run if problem.contiguous else _best_run)(problem, missing, room)
+        edge = problem.contiguous or problem.unit_priority[u] == _FIRST
+        added = _run(problem, missing, room, edge=edge)
         chosen.add(sorted({*added, *protected}) if added else [], problem.word_cost)
         if problem.contiguous:
             return
 
 
-def _edge_run(problem: SelectionProblem, missing: list[int], room: float) -> list[int]:
-    importance, cost = problem.word_importance, problem.word_cost
-    ordered = sorted(missing, key=lambda w: (-importance[w], w))
-    run: list[int] = []
-    for w in ordered:
-        if room < cost[w]:
-            break
-        run.append(w)
-        room -= cost[w]
-    return sorted(run)
+def _fill_whole(problem: SelectionProblem, chosen: Selection, u: int, missing: list[int],
+                anchored: set[int] | None) -> None:
+    """Add unit ``u`` whole if it fits (a block, or the first unit of its document)."""
+    if anchored is None or not problem.unit_anchor[u]:
+        return
+    if sum(map(problem.word_cost.__getitem__, missing)) <= problem.budget - chosen.spent:
+        chosen.add(missing, problem.word_cost)
+        anchored.add(problem.unit_doc[u])
 
 
-def _best_run(problem: SelectionProblem, missing: list[int], room: float) -> list[int]:
-    importance, cost = problem.word_importance, problem.word_cost
-    best: tuple[float, int, int] = (0.0, 0, 0)
-    lo, spent, gain = 0, 0.0, 0.0
-    for hi, w in enumerate(missing):
-        if hi and missing[hi - 1] + 1 != w:  # a gap: runs never jump over kept words
-            lo, spent, gain = hi, 0.0, 0.0
-        spent += cost[w]
-        gain += importance[w]
-        while spent > room and lo <= hi:
-            spent -= cost[missing[lo]]
-            gain -= importance[missing[lo]]
-            lo += 1
-        if lo <= hi and gain > best[0]:
-            best = (gain, lo, hi + 1)
-    return missing[best[1] : best[2]]
+def _run(problem: SelectionProblem, missing: list[int], room: float, *, edge: bool) -> list[int]:
+    """Words of ``missing`` to add within ``room``: the edge run or the best run."""
+    pick = edge_run if edge else best_run
+    return pick(problem.word_importance, problem.word_cost, problem.owner, missing, room)

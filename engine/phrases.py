@@ -1,0 +1,163 @@
+"""Phrases that go whole or not at all: dates, numbers with their unit, multi-word names.
+
+Word-level pruning that keeps part of such a phrase says something false ("closed on 2 1961"
+from "closed on 2 March 1961", "3.2" from "$3.2 million", "York" from "New York City"), so the
+selector treats each phrase found here as one indivisible group (see :mod:`tersify.select`).
+
+Detection is linear in the text and takes no pattern from the caller: two fixed searches find
+the only words worth looking at (those with a digit, those starting with a capital letter), and
+each of them is compared with at most its three neighbours; a word's text is looked at only
+when it is short. A phrase never crosses a unit (sentence) boundary.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterable
+
+from tersify.segment import Segmented
+
+__all__ = ["MAX_NAME_WORDS", "phrase_spans"]
+
+MAX_NAME_WORDS = 6  # a longer run of capitalised words is a title-cased line, not a name
+_SHORT = 24  # longer words are never a month, a day, a year or a unit
+_DIGIT = re.compile(r"\d+")
+_CAPITAL = re.compile(r"(?<!\S)[\"'(“‘\[]?[A-ZÀ-ÖØ-ÞΑ-ΩА-ЯЁ]")
+_EDGE = "\"'()[]“”‘’"
+_STOPS = ",.;:!?"
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split())
+_UNITS = frozenset(
+    """% percent per cent km km2 km² m m2 m² cm mm kilometres kilometers kilometre kilometer metres
+    meters metre meter miles mile mi ft feet foot inches inch yards yard kg g mg grams gram
+    kilograms kilogram tonnes tonne tons ton lb lbs pounds pound oz litres liters litre liter ml
+    gallons gallon hectares hectare ha acres acre sq square mph km/h kph °c °f ° degrees degree
+    seconds second sec secs minutes minute min mins hours hour hrs hr days day weeks week months
+    month years year yrs decades decade centuries century million millions billion billions
+    trillion thousand thousands hundred hundreds bn mn dollars dollar euros euro yen yuan rupees
+    usd eur gbp people times""".split())
+_CURRENCY = frozenset("$ € £ ¥ us$ usd eur gbp".split())
+_CONNECTORS = frozenset("of de del della la le da di du van von der den y and & al bin".split())
+_LEADING = frozenset(
+    """a an the in on at of for to by from with as and or but if it its this that these those he
+    she they we i you his her their our my your when where while after before during since
+    however although though there here what which who why how""".split())
+
+
+def phrase_spans(seg: Segmented) -> list[tuple[int, int]]:
+    """Local ``(first, last_exclusive)`` word spans of the phrases of ``seg``, in order.
+
+    Each span has at least two words and lies inside one unit; spans never overlap.
+    """
+    words = _Words(seg)
+    taken: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for i in _indices(seg, _DIGIT.finditer(seg.text)):
+        if i not in used:
+            span = _date(words, i) or _amount(words, i)
+            _take(taken, used, span)
+    for span in _names(words, _indices(seg, _CAPITAL.finditer(seg.text)), used):
+        _take(taken, used, span)
+    firsts = [u.first for u in seg.units]
+    same_unit = [s for s in taken
+                 if bisect_right(firsts, s[0]) == bisect_right(firsts, s[1] - 1)]
+    return sorted(same_unit)
+
+
+class _Words:
+    """Short lower-cased cores of words (outer quotes and brackets removed), on demand."""
+
+    def __init__(self, seg: Segmented) -> None:
+        self.seg = seg
+        self.n = len(seg.word_starts)
+
+    def raw(self, i: int) -> str:
+        s, e = self.seg.word_starts[i], self.seg.word_ends[i]
+        return self.seg.text[s:e] if e - s <= _SHORT else ""
+
+    def core(self, i: int) -> str:
+        """The word without outer quotes, brackets and trailing punctuation, lower-cased."""
+        if not 0 <= i < self.n:
+            return ""
+        return self.raw(i).strip(_EDGE).rstrip(_STOPS).strip(_EDGE).lower()
+
+    def stops(self, i: int, allow: str = "") -> bool:
+        """Whether word ``i`` ends a clause (a comma, full stop, bracket after it)."""
+        last = self.seg.text[self.seg.word_ends[i] - 1]
+        return last not in allow and last in _STOPS + ")]”’\"'"
+
+    def is_day(self, i: int) -> bool:
+        c = self.core(i).removesuffix("st").removesuffix("nd").removesuffix("rd")
+        c = c.removesuffix("th")
+        return 1 <= len(c) <= 2 and c.isdecimal()
+
+    def is_year(self, i: int) -> bool:
+        c = self.core(i)
+        return 3 <= len(c) <= 4 and c.isdecimal()
+
+    def is_month(self, i: int) -> bool:
+        return self.core(i).removesuffix(".") in _MONTHS
+
+
+def _indices(seg: Segmented, matches: Iterable[re.Match[str]]) -> list[int]:
+    """Words that the matches start in, in order, each once."""
+    found: list[int] = []
+    for m in matches:
+        i = bisect_right(seg.word_ends, m.start())
+        if i < len(seg.word_starts) and (not found or found[-1] != i):
+            found.append(i)
+    return found
+
+
+def _date(w: _Words, i: int) -> tuple[int, int] | None:
+    """``2 March 1961``, ``March 2, 1961``, ``March 1961``, ``2 March``, ``March 2``."""
+    if w.is_day(i) and not w.stops(i) and w.is_month(i + 1):  # 2 March [1961]
+        year = not w.stops(i + 1) and w.is_year(i + 2)
+        return (i, i + 3) if year else (i, i + 2)
+    if i and w.is_month(i - 1) and not w.stops(i - 1):  # March 2[,] [1961] / March 1961
+        if w.is_day(i) and not w.stops(i, allow=",") and w.is_year(i + 1):
+            return (i - 1, i + 2)
+        if w.is_day(i) or w.is_year(i):
+            return (i - 1, i + 1)
+    return None
+
+
+def _amount(w: _Words, i: int) -> tuple[int, int] | None:
+    """A number and its unit (``5 km``, ``$3.2 million``, ``40 %``), with a currency before."""
+    first = i - 1 if i and w.core(i - 1) in _CURRENCY and not w.stops(i - 1) else i
+    last = i + 1
+    while last < w.n and last - i <= 2 and not w.stops(last - 1) and w.core(last) in _UNITS:
+        last += 1
+    return (first, last) if last - first >= 2 else None
+
+
+def _names(w: _Words, capitals: list[int], used: set[int]) -> Iterable[tuple[int, int]]:
+    """Runs of capitalised words, connectors allowed inside, leading function words left out."""
+    run: list[int] = []
+    for i in capitals:
+        if i in used:
+            continue
+        if run and not w.stops(run[-1]) and (
+                i == run[-1] + 1
+                or (i == run[-1] + 2 and w.core(i - 1) in _CONNECTORS and not w.stops(i - 1))):
+            run.append(i)
+            continue
+        yield from _name(w, run)
+        run = [i]
+    yield from _name(w, run)
+
+
+def _name(w: _Words, run: list[int]) -> Iterable[tuple[int, int]]:
+    while run and w.core(run[0]) in _LEADING:
+        run = run[1:]
+    if len(run) >= 2 and run[-1] - run[0] < MAX_NAME_WORDS:
+        yield (run[0], run[-1] + 1)
+
+
+def _take(taken: list[tuple[int, int]], used: set[int], span: tuple[int, int] | None) -> None:
+    if span is None or any(i in used for i in range(*span)):
+        return
+    taken.append(span)
+    used.update(range(*span))
