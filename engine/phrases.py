@@ -23,7 +23,20 @@ __all__ = ["MAX_NAME_WORDS", "phrase_spans"]
 MAX_NAME_WORDS = 6  # a longer run of capitalised words is a title-cased line, not a name
 _SHORT = 24  # longer words are never a month, a day, a year or a unit
 _DIGIT = re.compile(r"\d+")
-_CAPITAL = re.compile(r"(?<!\S)[\"'(“‘\[]?[A-ZÀ-ÖØ-ÞΑ-ΩА-ЯЁ]")
+_CONNECTORS = "of|de|del|della|la|le|da|di|du|van|von|der|den|&|al|bin"
+# Two or more capitalised words, one space apart, a connector allowed between two; a word
+# followed by punctuation ends the run. Word characters and spaces never overlap, so the
+# search never backtracks more than one word.
+_UPPER = "A-ZÀ-ÖØ-ÞΑ-ΩА-ЯЁ"
+_CAPITALISED = f"[{_UPPER}][^\\s,.;:!?)\\]”’\"]*"
+# The capital comes first and the space before it is checked after it (``(?<!\S.)``), so the
+# search skips to capitals instead of trying the pattern at every character.
+_NAME_RUN = re.compile(f"[{_UPPER}](?<!\\S.){_CAPITALISED[len(_UPPER) + 2:]}"
+                       f"(?:(?: (?:{_CONNECTORS}))? {_CAPITALISED})+")
+_LEADING = frozenset(
+    """a an the in on at of for to by from with as and or but if it its this that these those he
+    she they we i you his her their our my your when where while after before during since
+    however although though there here what which who why how""".split())
 _EDGE = "\"'()[]“”‘’"
 _STOPS = ",.;:!?"
 _MONTHS = frozenset(
@@ -38,14 +51,7 @@ _UNITS = frozenset(
     month years year yrs decades decade centuries century million millions billion billions
     trillion thousand thousands hundred hundreds bn mn dollars dollar euros euro yen yuan rupees
     usd eur gbp people times""".split())
-_CURRENCY = frozenset("$ € £ ¥ us$ usd eur gbp".split())
-_CONNECTORS = frozenset("of de del della la le da di du van von der den y and & al bin".split())
-_LEADING = frozenset(
-    """a an the in on at of for to by from with as and or but if it its this that these those he
-    she they we i you his her their our my your when where while after before during since
-    however although though there here what which who why how""".split())
-
-
+_CURRENCY = frozenset("$ € £ ¥ US$ USD EUR GBP".split())
 def phrase_spans(seg: Segmented) -> list[tuple[int, int]]:
     """Local ``(first, last_exclusive)`` word spans of the phrases of ``seg``, in order.
 
@@ -58,7 +64,7 @@ def phrase_spans(seg: Segmented) -> list[tuple[int, int]]:
         if i not in used:
             span = _date(words, i) or _amount(words, i)
             _take(taken, used, span)
-    for span in _names(words, _indices(seg, _CAPITAL.finditer(seg.text)), used):
+    for span in _names(words, _NAME_RUN.finditer(seg.text)):
         _take(taken, used, span)
     firsts = [u.first for u in seg.units]
     same_unit = [s for s in taken
@@ -72,6 +78,7 @@ class _Words:
     def __init__(self, seg: Segmented) -> None:
         self.seg = seg
         self.n = len(seg.word_starts)
+        self._cores: dict[int, str] = {}
 
     def raw(self, i: int) -> str:
         s, e = self.seg.word_starts[i], self.seg.word_ends[i]
@@ -79,9 +86,11 @@ class _Words:
 
     def core(self, i: int) -> str:
         """The word without outer quotes, brackets and trailing punctuation, lower-cased."""
-        if not 0 <= i < self.n:
-            return ""
-        return self.raw(i).strip(_EDGE).rstrip(_STOPS).strip(_EDGE).lower()
+        found = self._cores.get(i)
+        if found is None:
+            found = self._cores[i] = (self.raw(i).strip(_EDGE + _STOPS).lower()
+                                      if 0 <= i < self.n else "")
+        return found
 
     def stops(self, i: int, allow: str = "") -> bool:
         """Whether word ``i`` ends a clause (a comma, full stop, bracket after it)."""
@@ -126,34 +135,22 @@ def _date(w: _Words, i: int) -> tuple[int, int] | None:
 
 def _amount(w: _Words, i: int) -> tuple[int, int] | None:
     """A number and its unit (``5 km``, ``$3.2 million``, ``40 %``), with a currency before."""
-    first = i - 1 if i and w.core(i - 1) in _CURRENCY and not w.stops(i - 1) else i
+    first = i - 1 if i and w.raw(i - 1) in _CURRENCY else i
     last = i + 1
     while last < w.n and last - i <= 2 and not w.stops(last - 1) and w.core(last) in _UNITS:
         last += 1
     return (first, last) if last - first >= 2 else None
 
 
-def _names(w: _Words, capitals: list[int], used: set[int]) -> Iterable[tuple[int, int]]:
-    """Runs of capitalised words, connectors allowed inside, leading function words left out."""
-    run: list[int] = []
-    for i in capitals:
-        if i in used:
-            continue
-        if run and not w.stops(run[-1]) and (
-                i == run[-1] + 1
-                or (i == run[-1] + 2 and w.core(i - 1) in _CONNECTORS and not w.stops(i - 1))):
-            run.append(i)
-            continue
-        yield from _name(w, run)
-        run = [i]
-    yield from _name(w, run)
-
-
-def _name(w: _Words, run: list[int]) -> Iterable[tuple[int, int]]:
-    while run and w.core(run[0]) in _LEADING:
-        run = run[1:]
-    if len(run) >= 2 and run[-1] - run[0] < MAX_NAME_WORDS:
-        yield (run[0], run[-1] + 1)
+def _names(w: _Words, runs: Iterable[re.Match[str]]) -> Iterable[tuple[int, int]]:
+    """The words of each run of capitalised words."""
+    ends = w.seg.word_ends
+    for m in runs:
+        first, last = bisect_right(ends, m.start()), bisect_right(ends, m.end() - 1) + 1
+        while first < last and w.core(first) in _LEADING:
+            first += 1
+        if 2 <= last - first <= MAX_NAME_WORDS:
+            yield (first, last)
 
 
 def _take(taken: list[tuple[int, int]], used: set[int], span: tuple[int, int] | None) -> None:

@@ -190,7 +190,7 @@ def _frame(problem: SelectionProblem, chosen: Selection, order: list[int]) -> No
             chosen.add(missing, cost)
         elif not problem.unit_blocks[u]:
             near = [w for w in missing if problem.word_importance[w] >= NEAR - WINDOW]
-            chosen.add(_run(problem, near, room, edge=True), cost)
+            chosen.add(_part(problem, missing, near, room, edge=True), cost)
 
 
 def _add_units(problem: SelectionProblem, chosen: Selection, order: list[int],
@@ -304,19 +304,16 @@ def _fill(problem: SelectionProblem, chosen: Selection, order: list[int]) -> Non
                                       anchored and problem.unit_priority[u] != _FIRST):
             _fill_whole(problem, chosen, u, missing, anchored)
             continue
-        # Protected words (keep_digits) come along with any part of their unit: paid first.
-        protected = list(filter(problem.protected.__contains__, missing))
-        room = problem.budget - chosen.spent - sum(map(problem.word_cost.__getitem__, protected))
         edge = problem.contiguous or problem.unit_priority[u] == _FIRST
-        added = _run(problem, missing, room, edge=edge)
-        chosen.add(sorted({*added, *protected}) if added else [], problem.word_cost)
+        room = problem.budget - chosen.spent
+        chosen.add(_part(problem, missing, missing, room, edge=edge), problem.word_cost)
         if problem.contiguous:
             return
 
 
 def _fill_whole(problem: SelectionProblem, chosen: Selection, u: int, missing: list[int],
                 anchored: set[int] | None) -> None:
-    """Add unit ``u`` whole if it fits (a block, or the first unit of its document)."""
+    """Add unit ``u`` whole if it fits (a block, or a unit of a document without one)."""
     if anchored is None or not problem.unit_anchor[u]:
         return
     if sum(map(problem.word_cost.__getitem__, missing)) <= problem.budget - chosen.spent:
@@ -324,7 +321,13 @@ def _fill_whole(problem: SelectionProblem, chosen: Selection, u: int, missing: l
         anchored.add(problem.unit_doc[u])
 
 
-def _run(problem: SelectionProblem, missing: list[int], room: float, *, edge: bool) -> list[int]:
-    """Words of ``missing`` to add within ``room``: the edge run or the best run."""
+def _part(problem: SelectionProblem, missing: list[int], candidates: list[int], room: float, *,
+          edge: bool) -> list[int]:
+    """A part of a unit to add within ``room``: a run of ``candidates`` (the edge run or the
+    best run) and the unit's ``missing`` protected words (keep_digits), which come along with
+    any part of their unit and are paid first; nothing if no run fits."""
+    protected = list(filter(problem.protected.__contains__, missing))
+    room -= sum(map(problem.word_cost.__getitem__, protected))
     pick = edge_run if edge else best_run
-    return pick(problem.word_importance, problem.word_cost, problem.owner, missing, room)
+    run = pick(problem.word_importance, problem.word_cost, problem.owner, candidates, room)
+    return sorted({*run, *protected}) if run else []
