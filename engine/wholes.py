@@ -115,15 +115,22 @@ def complete(owner: Owner, piece: list[int]) -> bool:
 
 def edge_run(importance: Sequence[float], cost: Sequence[int], owner: Owner,
              missing: list[int], room: float) -> list[int]:
-    """The most important missing words, atoms whole, until one does not fit (for prefix and
-    suffix policies, whose importance is the position, and for windows around forced words)."""
+    """The most important missing words, each with its whole atom, until one does not fit
+    (for prefix and suffix policies, whose importance is the position, and for windows
+    around forced words, whose importance is the nearness). An atom is missing whole, so
+    it comes whole even when only some of its words are among ``missing``."""
     ordered = sorted(missing, key=lambda w: (-importance[w], w))
     run: list[int] = []
-    for piece in pieces(ordered, owner) if owner else ([w] for w in ordered):
+    taken: set[int] = set()
+    for w in ordered:
+        if w in taken:
+            continue
+        piece = list(range(*owner[w])) if w in owner else [w]
         need = sum(map(cost.__getitem__, piece))
         if room < need:
             break
         run.extend(piece)
+        taken.update(piece)
         room -= need
     return sorted(run)
 
