@@ -8,7 +8,7 @@ blocks, forced and protected words and budgets from below zero to above the tota
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,6 +29,13 @@ def problems(draw: st.DrawFn) -> SelectionProblem:
     # Few distinct values, so ties (broken by word index) are common.
     importance = draw(st.lists(st.integers(0, 4).map(float), min_size=n, max_size=n))
     words = st.integers(0, max(0, n - 1))
+    atoms = []  # a phrase of two or three words inside some units
+    for (a, b), pick in zip(spans, draw(st.lists(st.integers(0, 5), min_size=len(spans),
+                                                 max_size=len(spans)))):
+        if b - a >= 2 and pick < 3:
+            start = a + pick % (b - a - 1)
+            atoms.append((start, min(b, start + 2 + pick % 2)))
+    docs = draw(st.lists(st.integers(0, 2), min_size=len(spans), max_size=len(spans)))
     return SelectionProblem(
         unit_spans=spans,
         unit_blocks=draw(st.lists(st.booleans(), min_size=len(spans), max_size=len(spans))),
@@ -40,7 +47,11 @@ def problems(draw: st.DrawFn) -> SelectionProblem:
         protected=draw(st.frozensets(words, max_size=4)) if n else frozenset(),
         granularity=draw(st.sampled_from(["word", "sentence"])),
         unit_budget_factor=draw(st.sampled_from([1.0, 1.5, 3.0, math.inf])),
-        contiguous=draw(st.booleans()))
+        contiguous=draw(st.booleans()), atoms=atoms,
+        unit_doc=sorted(docs),  # documents are runs of units
+        unit_anchor=draw(st.lists(st.integers(0, 4).map(bool), min_size=len(spans),
+                                  max_size=len(spans))),
+        whole_units=draw(st.booleans()))
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,27 @@ def assert_consistent(problem: SelectionProblem, chosen: Selection) -> None:
     assert chosen.spent == cost_of(problem, chosen.kept)
 
 
+def assert_atoms_whole(problem: SelectionProblem, chosen: Selection) -> None:
+    """Each atom is kept whole or not at all."""
+    for a, b in problem.atoms:
+        part = chosen.kept & set(range(a, b))
+        assert not part or part == set(range(a, b)), (a, b, sorted(chosen.kept))
+
+
+def assert_documents_keep_a_whole_unit(problem: SelectionProblem, chosen: Selection) -> None:
+    """With ``whole_units``, a document keeps a whole anchor unit, or only forced words and
+    words of units that hold one."""
+    if not problem.whole_units:
+        return
+    for doc in set(problem.unit_doc):
+        units = [u for u, d in enumerate(problem.unit_doc) if d == doc]
+        whole = [u for u in units if problem.unit_anchor[u]
+                 and set(range(*problem.unit_spans[u])) <= chosen.kept]
+        loose = {w for u in units for w in range(*problem.unit_spans[u])
+                 if w in chosen.kept and not problem.forced & set(range(*problem.unit_spans[u]))}
+        assert whole or not loose, (doc, sorted(loose))
+
+
 def assert_protected_stay_with_their_unit(problem: SelectionProblem, chosen: Selection) -> None:
     """Once any non-forced word of a unit is kept, so are its protected words."""
     for first, last in problem.unit_spans:
@@ -81,6 +113,8 @@ def assert_protected_stay_with_their_unit(problem: SelectionProblem, chosen: Sel
 def test_select_never_exceeds_the_budget_it_is_given(problem: SelectionProblem) -> None:
     chosen = select(problem)
     assert_consistent(problem, chosen)
+    assert_atoms_whole(problem, chosen)
+    assert_documents_keep_a_whole_unit(problem, chosen)
     forced_cost = cost_of(problem, problem.forced)
     if forced_cost > problem.budget:
         assert chosen.kept == problem.forced and not chosen.groups  # only forced words remain
@@ -102,6 +136,9 @@ def test_select_keeps_sentences_and_blocks_whole(problem: SelectionProblem) -> N
 @given(problems(), st.integers(1, 20))
 def test_take_back_removes_the_least_important_words_of_the_last_group_first(
         problem: SelectionProblem, over: int) -> None:
+    # Without whole_units: dropping a document's fragments reaches into earlier groups (the
+    # property test_forced_words_survive_any_sequence_of_grow_and_take_back checks that rule).
+    problem = replace(problem, whole_units=False)
     chosen = select(problem)
     before = Snapshot.of(chosen)
     take_back(problem, chosen, over)
@@ -116,7 +153,11 @@ def test_take_back_removes_the_least_important_words_of_the_last_group_first(
     dropped = set(original) - set(last)
     if dropped:
         assert problem.granularity == "word" and not dropped & problem.protected
-        key = {w: (problem.word_importance[w], -w) for w in original}
+        # An atom is ranked by its most important word, and goes whole.
+        owner = problem.owner
+        atom = {w: list(range(*owner[w])) if w in owner else [w] for w in original}
+        key = {w: (max(problem.word_importance[x] for x in atom[w]), -atom[w][0])
+               for w in original}
         survivors = [key[w] for w in last if w not in problem.protected]
         assert max(key[w] for w in dropped) < min(survivors, default=(math.inf, 0))
     if any(w not in problem.protected for w in last) or problem.granularity == "sentence":
@@ -161,6 +202,8 @@ def test_forced_words_survive_any_sequence_of_grow_and_take_back(
             take_back(problem, chosen, amount)
         assert_consistent(problem, chosen)
         assert_protected_stay_with_their_unit(problem, chosen)
+        assert_atoms_whole(problem, chosen)
+        assert_documents_keep_a_whole_unit(problem, chosen)
 
 
 def one_unit(importance: list[float], *, budget: float, factor: float = 1.0,
