@@ -18,7 +18,7 @@ one whole unit of its own, else it keeps nothing (but its forced words and their
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import filterfalse
 from typing import Literal
 
@@ -138,7 +138,7 @@ def select(problem: SelectionProblem) -> Selection:
     if chosen.spent > problem.budget:
         _prune(problem, chosen)
     if problem.granularity == "word":
-        _fill(problem, chosen, order)
+        _fill(problem, chosen, order, problem.budget)
     _drop_fragments(problem, chosen)
     return chosen
 
@@ -150,7 +150,7 @@ def grow(problem: SelectionProblem, chosen: Selection, order: list[int], slack: 
     """
     limit = chosen.spent + slack
     if problem.granularity == "word":
-        _fill(replace(problem, budget=limit), chosen, order)
+        _fill(problem, chosen, order, limit)
     else:
         _add_units(problem, chosen, order, limit)
 
@@ -281,8 +281,8 @@ def _drop_fragments(problem: SelectionProblem, chosen: Selection) -> None:
         chosen.spent -= sum(map(problem.word_cost.__getitem__, doomed))
 
 
-def _fill(problem: SelectionProblem, chosen: Selection, order: list[int]) -> None:
-    """Spend what is left on parts of the next units, best unit first.
+def _fill(problem: SelectionProblem, chosen: Selection, order: list[int], budget: float) -> None:
+    """Spend what is left of ``budget`` on parts of the next units, best unit first.
 
     A part is the contiguous run of missing words with the most importance that fits, so a
     filled fragment reads as a phrase ("Antonio Maceo"), not as scattered keywords; it never
@@ -292,7 +292,7 @@ def _fill(problem: SelectionProblem, chosen: Selection, order: list[int]) -> Non
     """
     anchored = _anchored(problem, chosen)
     for u in order:
-        if chosen.spent >= problem.budget:
+        if chosen.spent >= budget:
             return
         if problem.unit_blocks[u] and anchored is None:
             continue
@@ -302,21 +302,21 @@ def _fill(problem: SelectionProblem, chosen: Selection, order: list[int]) -> Non
             continue
         if problem.unit_blocks[u] or (anchored is not None and problem.unit_doc[u] not in
                                       anchored and problem.unit_priority[u] != _FIRST):
-            _fill_whole(problem, chosen, u, missing, anchored)
+            _fill_whole(problem, chosen, u, missing, anchored, budget)
             continue
         edge = problem.contiguous or problem.unit_priority[u] == _FIRST
-        room = problem.budget - chosen.spent
+        room = budget - chosen.spent
         chosen.add(_part(problem, missing, missing, room, edge=edge), problem.word_cost)
         if problem.contiguous:
             return
 
 
 def _fill_whole(problem: SelectionProblem, chosen: Selection, u: int, missing: list[int],
-                anchored: set[int] | None) -> None:
+                anchored: set[int] | None, budget: float) -> None:
     """Add unit ``u`` whole if it fits (a block, or a unit of a document without one)."""
     if anchored is None or not problem.unit_anchor[u]:
         return
-    if sum(map(problem.word_cost.__getitem__, missing)) <= problem.budget - chosen.spent:
+    if sum(map(problem.word_cost.__getitem__, missing)) <= budget - chosen.spent:
         chosen.add(missing, problem.word_cost)
         anchored.add(problem.unit_doc[u])
 
