@@ -92,9 +92,12 @@ class CompressionRequest:
         force_keep_patterns: Regular expressions whose matches always survive.
         preserve_first: Units (sentences, lines) kept verbatim at the start of each document.
         preserve_last: Units kept verbatim at the end of each document.
-        keep_digits: Never prune a word that contains a digit from a kept unit.
+        keep_digits: Never prune a word that contains a digit from a kept unit (nor leave it
+            out of a filled part of one).
         reorder: Document order in the output: ``original``, ``relevance`` or ``edges``.
-        granularity: Smallest unit removed: ``word``, ``sentence`` or ``document``.
+        granularity: Smallest unit removed: ``word``, ``sentence`` or ``document``. Unset, the
+            policy's (``word`` for ``tersify``) with each document keeping at least one whole
+            unit or nothing; ``word`` explicitly lifts that rule.
         policy: Name of the compression policy (see :func:`tersify.available_policies`).
         scorer: Name of the scorer; ``None`` uses the compressor's default.
     """
