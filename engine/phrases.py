@@ -52,6 +52,8 @@ _UNITS = frozenset(
     trillion thousand thousands hundred hundreds bn mn dollars dollar euros euro yen yuan rupees
     usd eur gbp people times""".split())
 _CURRENCY = frozenset("$ € £ ¥ US$ USD EUR GBP".split())
+
+
 def phrase_spans(seg: Segmented) -> list[tuple[int, int]]:
     """Local ``(first, last_exclusive)`` word spans of the phrases of ``seg``, in order.
 
@@ -147,14 +149,16 @@ def _names(w: _Words, runs: Iterable[re.Match[str]]) -> Iterable[tuple[int, int]
     ends = w.seg.word_ends
     for m in runs:
         first, last = bisect_right(ends, m.start()), bisect_right(ends, m.end() - 1) + 1
-        while first < last and w.core(first) in _LEADING:
+        for word in m.group().split(" "):  # the run's words, one space apart
+            if word.lower() not in _LEADING:
+                break
             first += 1
         if 2 <= last - first <= MAX_NAME_WORDS:
             yield (first, last)
 
 
 def _take(taken: list[tuple[int, int]], used: set[int], span: tuple[int, int] | None) -> None:
-    if span is None or any(i in used for i in range(*span)):
+    if span is None or not used.isdisjoint(range(*span)):
         return
     taken.append(span)
     used.update(range(*span))
