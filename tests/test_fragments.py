@@ -75,12 +75,6 @@ def kept_words(seg: Segmented, result: CompressionResult, d: int) -> set[int]:
             if any(s <= a and b <= e for s, e in covered)}
 
 
-def widened(seg: Segmented, words: set[int]) -> set[int]:
-    """``words`` and the rest of every phrase they touch (forced words keep their phrase)."""
-    return words | {i for a, b in phrase_spans(seg) if words & set(range(a, b))
-                    for i in range(a, b)}
-
-
 def compressed(fields: dict[str, Any]) -> list[tuple[Segmented, set[int], set[int]]]:
     """Per document: its segmentation, its kept words and its forced words."""
     result = compressor().compress(**fields)
@@ -88,7 +82,7 @@ def compressed(fields: dict[str, Any]) -> list[tuple[Segmented, set[int], set[in
     out = []
     for d, text in enumerate(fields["contexts"]):
         seg = segment(text)
-        out.append((seg, kept_words(seg, result, d), widened(seg, forced_words(seg, fields))))
+        out.append((seg, kept_words(seg, result, d), forced_words(seg, fields)))
     return out
 
 

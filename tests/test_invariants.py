@@ -18,6 +18,7 @@ from strategies import TOKENIZERS, TRICKY, Case, record, requests
 from unicode_oracle import cut_offsets, grapheme_edges
 
 from tersify import CompressionResult, Compressor, InvalidRequestError
+from tersify.phrases import phrase_spans
 from tersify.segment import Segmented, segment
 from tersify.tokens import get_token_counter
 
@@ -47,7 +48,8 @@ def join(*parts: str) -> str:
 
 
 def forced_words(seg: Segmented, fields: dict[str, Any]) -> set[int]:
-    """Words that a force_keep string or pattern touches, and words of preserved units."""
+    """Words that a force_keep string or pattern touches, words of preserved units, and the
+    rest of the phrases they touch."""
     regexes = [re.compile(re.escape(s)) for s in fields.get("force_keep", ())]
     regexes += [re.compile(p) for p in fields.get("force_keep_patterns", ())]
     words = range(len(seg.word_starts))
@@ -55,7 +57,10 @@ def forced_words(seg: Segmented, fields: dict[str, Any]) -> set[int]:
               for i in words if seg.word_starts[i] < m.end() and m.start() < seg.word_ends[i]}
     first, last = fields.get("preserve_first", 0), fields.get("preserve_last", 0)
     preserved = seg.units[:first] + (seg.units[-last:] if last else [])
-    return forced | {i for u in preserved for i in range(u.first, u.last)}
+    forced |= {i for u in preserved for i in range(u.first, u.last)}
+    # A forced word keeps its whole phrase (a date, an amount, a name: tersify.phrases).
+    return forced | {i for a, b in phrase_spans(seg) if not forced.isdisjoint(range(a, b))
+                     for i in range(a, b)}
 
 
 def word_spans(seg: Segmented, words: set[int]) -> list[tuple[int, int]]:
