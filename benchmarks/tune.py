@@ -119,7 +119,10 @@ def grid(presets: Sequence[str]) -> list[Config]:
     """Every configuration, in grid order."""
     out: list[Config] = []
     for preset in presets:
-        weights: Sequence[float | None] = LEXICAL_WEIGHTS if UNIT_MODES[preset] else (None,)
+        # lexical_weight fuses BM25 into the units' scores of ``embedding`` units only: the
+        # documents' are the learned fusion's, and BM25 units have nothing to fuse
+        weights: Sequence[float | None] = (LEXICAL_WEIGHTS if UNIT_MODES[preset] == "embedding"
+                                           else (in_code(preset)["lexical_weight"],))
         out += [(preset, d, w) for w in weights for d in DOC_WEIGHTS]
     return out
 
