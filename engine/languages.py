@@ -21,14 +21,14 @@ request uses most (:func:`latin_language`), English when none stands out.
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib.util import find_spec
 
 from tersify.segment import UNSPACED_LETTERS
 
-__all__ = ["LATIN", "latin_language", "terms_of_word"]
+__all__ = ["LATIN", "latin_language", "stemmer", "stopwords", "terms_of_word"]
 
 # Letters of scripts whose runs give bigrams: unspaced CJK, Hangul syllables and jamo, Thai.
 _NGRAM = f"{UNSPACED_LETTERS}\u1100-\u11ff\u3130-\u318f\uac00-\ud7af\u0e01-\u0e4e"
@@ -136,7 +136,13 @@ def _plain(token: str, latin: str) -> list[str]:
     lang = latin if token.isascii() else _language(token, latin)
     if token in _STOPWORDS.get(lang, ()):
         return []
-    return [_stemmer(lang)(token)]
+    return [stemmer(lang)(token)]
+
+
+def stopwords(lang: str) -> frozenset[str]:
+    """The function words of ``lang`` (a short list: the most common ones); none for a
+    language written without them here (Chinese, Thai)."""
+    return _STOPWORDS.get(lang, frozenset())
 
 
 def _language(token: str, latin: str) -> str:
@@ -147,23 +153,20 @@ def _language(token: str, latin: str) -> str:
     return _BY_SCRIPT.get(unicodedata.name(letter, "LATIN").split(" ", 1)[0], latin)
 
 
-@lru_cache(maxsize=None)
-def _stemmer(lang: str) -> Callable[[str], str]:
-    """A memoised stem function for ``lang``; identity without a stemmer for it."""
-    if lang == "en":
-        return _light_english
+@cache
+def stemmer(lang: str) -> Callable[[str], str]:
+    """A memoised stem function for ``lang`` (an ISO 639-1 code).
+
+    ``snowballstemmer`` runs PyStemmer's C code when that is installed: the same algorithms,
+    ~20x faster (English Porter2 then costs the fast preset ~5% of its time on nq20, ~25% in
+    pure Python). Without ``snowballstemmer`` English keeps a light plural stripper and other
+    languages go unstemmed."""
     name = _SNOWBALL.get(lang)
-    if name is None or "snowballstemmer" not in sys.modules and not _has_snowball():
-        return str
-    import snowballstemmer  # noqa: PLC0415 - pure Python, loaded once a language needs it
+    if name is None or find_spec("snowballstemmer") is None:
+        return _light_english if lang == "en" else str
+    import snowballstemmer  # noqa: PLC0415 - loaded once a language needs it
 
     return lru_cache(maxsize=100_000)(snowballstemmer.stemmer(name).stemWord)
-
-
-def _has_snowball() -> bool:
-    from importlib.util import find_spec  # noqa: PLC0415
-
-    return find_spec("snowballstemmer") is not None
 
 
 def _light_english(term: str) -> str:

@@ -72,6 +72,7 @@ def test_function_words_of_each_language_are_dropped() -> None:
 
 def test_snowball_stems_match_inflections() -> None:
     pytest.importorskip("snowballstemmer")
+    assert terms_of("The line closed") == terms_of("lines close")
     assert terms_of_word("städte", "de") == terms_of_word("stadt", "de")
     assert terms_of("городов") == terms_of("город")
     assert terms_of("casas fundadas por los") == terms_of("casa fundada por la")

@@ -1,4 +1,4 @@
-"""The ``lexical`` scorer: BM25 relevance and in-set word informativeness, no dependencies.
+"""The ``lexical`` scorer: BM25 relevance and in-set word informativeness, no model.
 
 Documents and units are ranked by Okapi BM25 (Robertson & Zaragoza 2009) against the
 question's terms. A word's importance is its inverse document frequency over the units of the
@@ -11,6 +11,10 @@ remembered across calls). BM25 reads only the question's terms of a bag, and IDF
 terms a unit holds, so a unit's terms are chained into a list (its length), a set (for IDF)
 and a count of the question terms in it, with no Python step per word; documents are not
 counted again: their counts of the question's terms are summed from their units.
+
+Terms work in any language (:mod:`tersify.languages`): bigrams of Chinese, Japanese, Korean
+and Thai letters, stems and function words of the language of each word's script, and of the
+request's Latin-script language (found from its function words, English by default).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from itertools import chain, compress, repeat
 from operator import is_
 from typing import cast
 
-from tersify.languages import _STOPWORDS, _light_english, latin_language, terms_of_word
+from tersify.languages import latin_language, stemmer, stopwords, terms_of_word
 from tersify.scorers import Scores
 from tersify.segment import Segmented
 
@@ -31,12 +35,7 @@ __all__ = ["LexicalScorer", "terms_of"]
 
 _TERM = re.compile(r"\w+")
 MEMO_WORDS = 50_000  # distinct words whose terms a scorer remembers per language (about 11 MiB)
-STOPWORDS = _STOPWORDS["en"]
-
-
-def stem(term: str) -> str:
-    """A light suffix stripper so that plural and possessive forms match (English)."""
-    return _light_english(term)
+STOPWORDS = stopwords("en")
 
 
 def terms_of(text: str, latin: str | None = None) -> list[str]:
@@ -127,17 +126,24 @@ class LexicalScorer:
 
 
 def _terms_by_word(words: Iterable[str], latin: str) -> dict[str, list[str]]:
-    """Terms of each distinct word. English ASCII words take a bulk path: the lower-casing
-    and stemming done once for all; other words go one by one through :mod:`tersify.languages`."""
+    """Terms of each distinct word. English ASCII words take a bulk path (the lower-casing and
+    stemming done once for all); other words go one by one through :mod:`tersify.languages`."""
     distinct = list(dict.fromkeys(words))
     # Words hold no newline, and lower-casing never looks past one (only a final sigma looks
     # at its neighbours), so this lower-cases each word as if alone.
-    lowered = "\n".join(distinct).lower()
-    if latin != "en" or not lowered.isascii():
-        return dict(zip(distinct, [terms_of_word(w, latin) for w in lowered.split("\n")]))
-    found = list(map(_TERM.findall, lowered.split("\n")))
+    lowered = "\n".join(distinct).lower().split("\n")
+    if latin != "en":
+        return dict(zip(distinct, map(terms_of_word, lowered, repeat(latin))))
+    plain = list(map(str.isascii, lowered))
+    found = list(map(_TERM.findall, compress(lowered, plain)))
+    stem = stemmer("en")
     stems = {t: stem(t) for t in set(chain.from_iterable(found)).difference(STOPWORDS)}
-    return dict(zip(distinct, [[stems[t] for t in ts if t in stems] for ts in found]))
+    kept = [[stems[t] for t in ts if t in stems] for ts in found]
+    out = dict(zip(compress(distinct, plain), kept))
+    for word, low, ascii_only in zip(distinct, lowered, plain):
+        if not ascii_only:
+            out[word] = terms_of_word(low, latin)
+    return out
 
 
 def _query_bag(query: set[str], terms: list[str], distinct: set[str]) -> dict[str, int]:
