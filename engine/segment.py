@@ -1,9 +1,13 @@
 """Split text into units (sentences, markdown blocks) made of words, with character offsets.
 
 A *word* is a run of non-space characters, so numbers, URLs, code identifiers and emoji
-sequences are never split; scripts written without spaces between words (Chinese, Japanese)
-count one character as a word, while Korean (spaced) and fullwidth letters and digits
-(``１２３``) form runs like Latin text. Word edges never fall inside a user-perceived character
+sequences are never split. In scripts written without spaces between words (Chinese, Japanese)
+a word is a run of their letters between punctuation marks, digits or other scripts, and each
+of their punctuation marks is a word of its own: coarser than a dictionary's words (a clause
+rather than a word), but a cut there never falls inside a word, and no dictionary has to ship.
+Thai (also unspaced) puts spaces between phrases, so its runs of non-space characters already
+are such clauses. Korean (spaced) and fullwidth letters and digits (``１２３``) form runs like
+Latin text. Word edges never fall inside a user-perceived character
 (a base and its combining marks, an emoji sequence) nor inside a number. A *unit* is a run of
 whole words: a sentence of prose, or a markdown block (heading, list item, table row, block
 quote, fenced code) that stays whole or goes whole.
@@ -31,7 +35,15 @@ _UNSPACED = ("\u2e80-\u2fdf\u3001-\u3006\u3008-\u3020\u3030-\u3037\u303b-\u30ff"
              "\u3100-\u312f\u31a0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
              "\uff61-\uff9f\U0001b000-\U0001b16f\U00020000-\U0003134f")
 _UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
-_WORD = re.compile(f"[{_UNSPACED}]|[^\\s{_UNSPACED}]+")
+# Its punctuation and symbols (Unicode categories P and S, CJK strokes and radicals aside):
+# each a word of its own, cutting runs of the letters (the rest of _UNSPACED) into words.
+UNSPACED_MARKS = ("\u3001-\u3004\u3008-\u3020\u3030\u3036\u3037\u303d-\u303f\u30a0"
+                  "\u30fb\uff61-\uff65")
+UNSPACED_LETTERS = ("\u2e80-\u2fdf\u3005\u3006\u3031-\u3035\u303b\u303c\u3040-\u309f"
+                    "\u30a1-\u30fa\u30fc-\u30ff\u3100-\u312f\u31a0-\u31ff\u3400-\u4dbf"
+                    "\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U0001b000-\U0001b16f"
+                    "\U00020000-\U0003134f")
+_WORD = re.compile(f"[{UNSPACED_LETTERS}]+|[{UNSPACED_MARKS}]|[^\\s{_UNSPACED}]+")
 # Grapheme cluster rules (Unicode UAX #29) that join across a word edge found above: a
 # character never starts after a Prepend one, nor before an Extend or SpacingMark one (the
 # marks and a few letters listed here), nor after a zero-width joiner in an emoji sequence.
@@ -221,7 +233,7 @@ def _joined_words(text: str) -> tuple[list[int], list[int]]:
     for m in _WORD.finditer(text):
         start, stop = m.span()
         if ends and ends[-1] == start and _joined(text[start - 1], text[start]):
-            ends.pop()  # two unspaced characters that make one character or number
+            ends.pop()  # two words that make one character or number
             start = starts.pop()
         elif start and _extends(text[start]) and _is_space_separator(text[start - 1]):
             start -= 1  # a mark on a space: the space and its mark are one character

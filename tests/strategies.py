@@ -200,7 +200,9 @@ def requests(draw: st.DrawFn, *, blocks: bool = True, policies: tuple[str, ...] 
         "reorder": choose(draw, ("original", "relevance", "edges")),
     }
     if extras:
-        fields["force_keep"] = sorted({choose(draw, words) for _ in range(choose(draw, FORCED))})
+        forced = {choose(draw, words) for _ in range(choose(draw, FORCED))}
+        # Only strings the contexts hold ("東京" stands in for words when none is short).
+        fields["force_keep"] = sorted(w for w in forced if any(w in t for t in contexts))
         fields["force_keep_patterns"] = [choose(draw, PATTERNS)] * (draw(_INDEX) % 4 == 1)
         fields["preserve_first"] = choose(draw, (0,) * 8 + (1, 2))
         fields["preserve_last"] = choose(draw, (0,) * 9 + (1,))

@@ -223,10 +223,10 @@ def test_segmentation_keeps_markdown_blocks_and_abbreviations_whole() -> None:
     assert [u.block for u in seg.units] == [True, False, False, True, True, True, False]
 
 
-def test_segmentation_splits_cjk_into_characters_and_keeps_emoji_sequences() -> None:
+def test_segmentation_keeps_cjk_runs_whole_and_keeps_emoji_sequences() -> None:
     seg = segment("東京です。👩‍👩‍👧 ok")
     words = [seg.word(i) for i in range(len(seg.word_starts))]
-    assert words == ["東", "京", "で", "す", "。", "👩‍👩‍👧", "ok"]
+    assert words == ["東京です", "。", "👩‍👩‍👧", "ok"]
     assert len(seg.units) == 2
 
 

@@ -1,4 +1,4 @@
-"""The ``lexical`` scorer: BM25 relevance and in-set word informativeness, no dependencies.
+"""The ``lexical`` scorer: BM25 relevance and in-set word informativeness, no model.
 
 Documents and units are ranked by Okapi BM25 (Robertson & Zaragoza 2009) against the
 question's terms. A word's importance is its inverse document frequency over the units of the
@@ -11,6 +11,10 @@ remembered across calls). BM25 reads only the question's terms of a bag, and IDF
 terms a unit holds, so a unit's terms are chained into a list (its length), a set (for IDF)
 and a count of the question terms in it, with no Python step per word; documents are not
 counted again: their counts of the question's terms are summed from their units.
+
+Terms work in any language (:mod:`tersify.languages`): bigrams of Chinese, Japanese, Korean
+and Thai letters, stems and function words of the language of each word's script, and of the
+request's Latin-script language (found from its function words, English by default).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from operator import is_
 from typing import Literal, cast
 
 from tersify._checks import require_choice
+from tersify.languages import latin_language, stemmer, stopwords, terms_of_word
 from tersify.scorers import Scores
 from tersify.scorers.fusion import Evidence, features, load_model, probabilities
 from tersify.segment import Segmented, unspaced_share
@@ -31,30 +36,17 @@ from tersify.segment import Segmented, unspaced_share
 __all__ = ["LexicalScorer", "terms_of"]
 
 _TERM = re.compile(r"\w+")
-MEMO_WORDS = 50_000  # distinct words whose terms a scorer remembers (about 11 MiB)
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it its
-    itself just me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them themselves
-    then there these they this those through to too under until up very was we were what when where
-    which while who whom why will with would you your yours yourself yourselves s t don""".split()
-)
+MEMO_WORDS = 50_000  # distinct words whose terms a scorer remembers per language (about 11 MiB)
+STOPWORDS = stopwords("en")
 
 
-def stem(term: str) -> str:
-    """A light suffix stripper so that plural and possessive forms match."""
-    if len(term) > 4 and term.endswith("ies"):
-        return term[:-3] + "y"
-    if len(term) > 3 and term.endswith("s") and not term.endswith("ss"):
-        return term[:-1]
-    return term
-
-
-def terms_of(text: str) -> list[str]:
-    """Content terms of ``text``: lower-cased, stemmed, stopwords removed."""
-    return [stem(t) for t in _TERM.findall(text.lower()) if t not in STOPWORDS]
+def terms_of(text: str, latin: str | None = None) -> list[str]:
+    """Content terms of ``text`` (see :mod:`tersify.languages`); ``latin`` is the language of
+    its Latin-script words, found from ``text`` itself when not given."""
+    words = text.lower().split()
+    if latin is None:
+        latin = latin_language(words)
+    return list(chain.from_iterable(_terms_by_word(words, latin).get(w, ()) for w in words))
 
 
 class LexicalScorer:
@@ -76,7 +68,8 @@ class LexicalScorer:
         self.k1 = k1
         self.b = b
         self.fusion = fusion
-        self._known: dict[str, list[str]] = {}  # word -> its terms, up to MEMO_WORDS words
+        # language of Latin-script words -> word -> its terms, up to MEMO_WORDS words each
+        self._known: dict[str, dict[str, list[str]]] = {}
 
     def score(self, question: str, documents: Sequence[Segmented]) -> Scores:
         """Score documents (BM25, or the learned fusion), units by BM25, words by IDF."""
@@ -89,9 +82,12 @@ class LexicalScorer:
 
     def evidence(self, question: str, documents: Sequence[Segmented]) -> tuple[Scores, Evidence]:
         """BM25 scores (documents and units), IDF word importances, and what the fusion reads."""
-        query = set(terms_of(question))
         words = [d.words() for d in documents]
-        by_word = self._terms(set(chain.from_iterable(words)))
+        distinct = set(chain.from_iterable(words))
+        asked = question.lower().split()
+        latin = latin_language(distinct.union(asked))
+        query = set(chain.from_iterable(self._terms(set(asked), latin).values()))
+        by_word = self._terms(distinct, latin)
         terms = by_word.__getitem__
         unit_terms = [list(chain.from_iterable(map(terms, ws[u.first : u.last])))
                       for d, ws in zip(documents, words) for u in d.units]
@@ -124,17 +120,17 @@ class LexicalScorer:
         return Scores(documents=doc_scores, units=units,
                       words=[list(map(importance.__getitem__, ws)) for ws in words]), evidence
 
-    def _terms(self, words: set[str]) -> dict[str, list[str]]:
+    def _terms(self, words: set[str], latin: str) -> dict[str, list[str]]:
         """Each of ``words`` and its terms. Terms are remembered across calls, since most words
         of a request were seen before; the memo only grows, so a word found in it stays found.
         The request's words get a dict of their own: looked up for every occurrence, a small
         dict stays in the cache where the memo would not."""
-        known = self._known
+        known = self._known.setdefault(latin, {})
         ordered = list(words)
         found = list(map(known.get, ordered))
         by_word = dict(zip(ordered, found))
         if None in found:  # words not seen before (or not remembered: the memo was full)
-            fresh = _terms_by_word(compress(ordered, map(is_, found, repeat(None))))
+            fresh = _terms_by_word(compress(ordered, map(is_, found, repeat(None))), latin)
             by_word.update(fresh)
             if len(known) < MEMO_WORDS:
                 known.update(fresh)
@@ -153,14 +149,25 @@ class LexicalScorer:
         return out
 
 
-def _terms_by_word(words: Iterable[str]) -> dict[str, list[str]]:
-    """``terms_of`` of each distinct word, with the lower-casing and stemming done in bulk."""
+def _terms_by_word(words: Iterable[str], latin: str) -> dict[str, list[str]]:
+    """Terms of each distinct word. English ASCII words take a bulk path (the lower-casing and
+    stemming done once for all); other words go one by one through :mod:`tersify.languages`."""
     distinct = list(dict.fromkeys(words))
     # Words hold no newline, and lower-casing never looks past one (only a final sigma looks
     # at its neighbours), so this lower-cases each word as if alone.
-    found = list(map(_TERM.findall, "\n".join(distinct).lower().split("\n")))
+    lowered = "\n".join(distinct).lower().split("\n")
+    if latin != "en":
+        return dict(zip(distinct, map(terms_of_word, lowered, repeat(latin))))
+    plain = list(map(str.isascii, lowered))
+    found = list(map(_TERM.findall, compress(lowered, plain)))
+    stem = stemmer("en")
     stems = {t: stem(t) for t in set(chain.from_iterable(found)).difference(STOPWORDS)}
-    return dict(zip(distinct, [[stems[t] for t in ts if t in stems] for ts in found]))
+    kept = [[stems[t] for t in ts if t in stems] for ts in found]
+    out = dict(zip(compress(distinct, plain), kept))
+    for word, low, ascii_only in zip(distinct, lowered, plain):
+        if not ascii_only:
+            out[word] = terms_of_word(low, latin)
+    return out
 
 
 def _query_bag(query: set[str], terms: list[str], distinct: set[str]) -> dict[str, int]:
