@@ -21,6 +21,7 @@ not depend on the document set:
                    scored against what the first hop says
 ``position``       its place in the given order, 0 first to 1 last (retrievers put the best
                    first; search results carry that signal)
+``position_unspaced`` the same times the question's unspaced share (see ``dense_unspaced``)
 ``length``         standard score of its log length
 =================  ==========================================================================
 
@@ -48,7 +49,7 @@ __all__ = ["DENSE_FEATURES", "LEXICAL_FEATURES", "Evidence", "Model", "features"
            "probabilities"]
 
 LEXICAL_FEATURES = ("bm25", "coverage", "title", "bridge_in", "bridge_out", "hop2", "position",
-                    "length")
+                    "position_unspaced", "length")
 RARE = 3  # a term in at most this many documents of the set names something (``hop2``)
 ANCHORS = 1  # documents, best first, whose words can make another a bridge (``bridge_in``)
 DENSE_FEATURES = ("dense", "dense_unspaced", *LEXICAL_FEATURES)
@@ -124,6 +125,7 @@ def features(evidence: Evidence, dense: Sequence[float] | None = None) -> list[d
             "bridge_out": _share(evidence.titles[best], evidence.terms[d]) if other else 0.0,
             "hop2": _share(rare[best], evidence.terms[d]) if other else 0.0,
             "position": d / (n - 1) if n > 1 else 0.0,
+            "position_unspaced": (d / (n - 1) if n > 1 else 0.0) * evidence.unspaced,
             "length": length[d],
         })
     if dense is not None:
