@@ -12,8 +12,8 @@ not depend on the document set:
                    Japanese, Thai): lets the model trust an English encoder less there
 ``coverage``       share of the question's distinct terms it holds
 ``title``          share of its title's terms the question names (a short first line)
-``bridge_in``      share of its title's terms named by the best other document of the set
-                   (the document the first hop points to: the second hop)
+``bridge_in``      share of its title's terms named by one of the :data:`ANCHORS` best other
+                   documents of the set (the document the first hop points to: the second hop)
 ``bridge_out``     share of the best document's title terms it names (the first hop, named
                    by the document that answers)
 ``hop2``           share of the best other document's rare terms (in at most :data:`RARE`
@@ -94,11 +94,12 @@ def _share(part: frozenset[str], whole: set[str] | frozenset[str]) -> float:
     return len(part & whole) / len(part) if part else 0.0
 
 
-def _rare_terms(evidence: Evidence) -> list[frozenset[str]]:
-    """Each document's terms found in at most :data:`RARE` documents, the question's left out."""
+def _rare_terms(evidence: Evidence, documents: Sequence[int]) -> dict[int, frozenset[str]]:
+    """The terms of each of ``documents`` found in at most :data:`RARE` documents of the set,
+    the question's left out."""
     seen = Counter(chain.from_iterable(evidence.terms))
     common = {t for t, n in seen.items() if n > RARE} | evidence.query
-    return [frozenset(t.difference(common)) for t in evidence.terms]
+    return {d: frozenset(evidence.terms[d].difference(common)) for d in documents}
 
 
 def features(evidence: Evidence, dense: Sequence[float] | None = None) -> list[dict[str, float]]:
@@ -111,11 +112,12 @@ def features(evidence: Evidence, dense: Sequence[float] | None = None) -> list[d
     order = sorted(range(n), key=first_stage.__getitem__, reverse=True)
     length = zscores([math.log1p(x) for x in evidence.lengths])
     anchors = order[:ANCHORS + 1]
-    rare = _rare_terms(evidence)
+    rare = _rare_terms(evidence, order[:2])  # the best, and the best for the best itself
     rows = []
     for d in range(n):
         best = order[0] if order[0] != d else (order[1] if n > 1 else d)
         other = best != d
+        position = d / (n - 1) if n > 1 else 0.0
         rows.append({
             "bm25": bm25[d],
             "coverage": len(query & evidence.terms[d]) / len(query) if query else 0.0,
@@ -124,8 +126,8 @@ def features(evidence: Evidence, dense: Sequence[float] | None = None) -> list[d
                               for a in anchors if a != d), default=0.0),
             "bridge_out": _share(evidence.titles[best], evidence.terms[d]) if other else 0.0,
             "hop2": _share(rare[best], evidence.terms[d]) if other else 0.0,
-            "position": d / (n - 1) if n > 1 else 0.0,
-            "position_unspaced": (d / (n - 1) if n > 1 else 0.0) * evidence.unspaced,
+            "position": position,
+            "position_unspaced": position * evidence.unspaced,
             "length": length[d],
         })
     if dense is not None:
