@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import json
 import statistics
 import sys
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from metrics import answer_kept  # noqa: E402
 from run import documents_of, resolve_data  # noqa: E402
+from tune import questions  # noqa: E402
 
 import tersify  # noqa: E402
 from tersify.presets import get_preset  # noqa: E402
@@ -68,8 +68,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("|---|---|---|---|---|---|")
     for item in args.sets.split(","):
         name, first, count = item.rsplit(":", 2)
-        with resolve_data(name).open(encoding="utf-8") as fh:
-            examples = [json.loads(line) for line in fh][int(first) : int(first) + int(count)]
+        examples = list(questions(resolve_data(name), int(first), int(count)))
         for preset in args.presets.split(","):
             tuning = get_preset(preset).tuning
             fixed = tersify.Compressor(preset=preset)
