@@ -109,11 +109,11 @@ class Job:
             doc_tokens.append(len(starts))
             costs.extend(_word_costs(doc, starts))
         original = counter.joined([req.instruction, *(d.text for d in docs), req.question])
+        fixed = counter.joined([req.instruction, req.question])
         return cls(
             req=req, docs=docs, tokens=counter, offsets=offsets, costs=costs,
-            doc_tokens=doc_tokens, original_tokens=original,
-            fixed_tokens=counter.joined([req.instruction, req.question]),
-            target=req.target_tokens or _ratio_target(req, sum(doc_tokens), original),
+            doc_tokens=doc_tokens, original_tokens=original, fixed_tokens=fixed,
+            target=_target(req, sum(doc_tokens), original, fixed),
             forced=frozenset(_forced_words(req, docs, offsets, linear_patterns)),
             protected=_digit_words(docs, offsets) if req.keep_digits else frozenset(),
             atoms=[(off + a, off + b) for doc, off in zip(docs, offsets)
@@ -189,11 +189,28 @@ class Job:
         return SelectionProblem(
             unit_spans=spans, unit_blocks=blocks, unit_priority=priority, word_cost=self.costs,
             word_importance=list(chain.from_iterable(plan.word_importance)),
-            budget=self.context_budget_estimate(), forced=self.forced, protected=self.protected,
+            budget=self.context_budget_estimate(), forced=self.forced | self.minimum(plan),
+            protected=self.protected,
             granularity="sentence" if granularity != "word" else "word",
             unit_budget_factor=plan.unit_budget_factor, contiguous=plan.contiguous,
             atoms=self.atoms, unit_doc=owner, unit_anchor=anchor,
             whole_units=plan.whole_units and self.req.granularity is None)
+
+    def minimum(self, plan: Plan) -> set[int]:
+        """The words of the best unit of each of the ``min_documents`` most relevant documents
+        that have no forced word already: kept whatever the budget, as forced words are."""
+        words: set[int] = set()
+        ranked = sorted(range(len(self.docs)), key=lambda d: -plan.doc_relevance[d])
+        for d in [d for d in ranked if self.docs[d].word_starts][:self.req.min_documents]:
+            doc, off = self.docs[d], self.offsets[d]
+            if any(off <= w < off + len(doc.word_starts) for w in self.forced):
+                continue
+            if not doc.units or (self.req.granularity or plan.granularity) == "document":
+                words.update(range(off, off + len(doc.word_starts)))
+                continue
+            best = max(range(len(doc.units)), key=plan.unit_priority[d].__getitem__)
+            words.update(range(off + doc.units[best].first, off + doc.units[best].last))
+        return words
 
     def result(self, plan: Plan, kept: set[int], compressed_tokens: int, *, policy: str,
                scorer: str | None, started: float) -> CompressionResult:
@@ -222,15 +239,18 @@ class Job:
             target_tokens=self.target, original_words=fixed_words + len(self.costs),
             compressed_words=fixed_words + kept_words,
             ratio=compressed_tokens / self.original_tokens if self.original_tokens else 1.0,
-            budget_met=compressed_tokens <= self.target)
+            budget_met=compressed_tokens <= self.target and (kept_words > 0 or not self.costs))
 
 
-def _ratio_target(req: CompressionRequest, context_tokens: int, original_tokens: int) -> int:
-    if req.target_ratio == "auto":
-        ratio = auto_ratio(context_tokens)
-    else:
-        ratio = float(req.target_ratio or 0.5)
-    return max(1, int(ratio * original_tokens))
+def _target(req: CompressionRequest, context_tokens: int, original: int, fixed: int) -> int:
+    """The budget of the whole prompt. Over the contexts alone (``budget_scope``), the
+    contexts get ``target_tokens`` or their share of the ratio (all that the prompt holds
+    beyond instruction and question, separators included) and the verbatim parts come on top."""
+    ratio = auto_ratio(context_tokens) if req.target_ratio == "auto" else float(
+        req.target_ratio or 0.5)
+    if req.budget_scope == "contexts":
+        return fixed + (req.target_tokens or max(1, int(ratio * (original - fixed))))
+    return req.target_tokens or max(1, int(ratio * original))
 
 
 def _word_costs(doc: Segmented, token_starts: list[int]) -> list[int]:

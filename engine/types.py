@@ -22,11 +22,13 @@ from tersify._checks import (
 from tersify.errors import InvalidRequestError
 
 __all__ = [
+    "BUDGET_SCOPES",
     "GRANULARITIES",
     "REORDERS",
     "CompressionRequest",
     "CompressionResult",
     "CompressionStats",
+    "BudgetScope",
     "Document",
     "DocumentResult",
     "Granularity",
@@ -38,8 +40,10 @@ __all__ = [
 # OpenAPI) read them from here.
 Reorder = Literal["original", "relevance", "edges"]
 Granularity = Literal["word", "sentence", "document"]
+BudgetScope = Literal["prompt", "contexts"]
 REORDERS: tuple[Reorder, ...] = get_args(Reorder)
 GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
+BUDGET_SCOPES: tuple[BudgetScope, ...] = get_args(BudgetScope)
 MAX_FORCE_KEEP = 200
 
 
@@ -78,8 +82,9 @@ class CompressionRequest:
     Give either ``contexts`` (the documents, least sensitive to compression) or a whole
     ``prompt`` (compressed as one context). ``instruction`` and ``question`` are kept verbatim;
     the question steers scoring. The budget is ``target_tokens`` if set, else ``target_ratio``
-    (``0 < r <= 1`` or ``"auto"``), counted over the whole compressed prompt in the target
-    tokenizer.
+    (``0 < r <= 1`` or ``"auto"``), counted in the target tokenizer over the whole compressed
+    prompt, or with ``budget_scope="contexts"`` over the contexts alone (the instruction and
+    question then come on top: what a framework adapter returns is the documents).
 
     Args:
         contexts: Documents to compress (strings are wrapped into :class:`Document`).
@@ -87,7 +92,10 @@ class CompressionRequest:
         instruction: Text placed first in the prompt, kept verbatim.
         question: The user's question, placed last, kept verbatim.
         target_ratio: Kept fraction of the original prompt's tokens, or ``"auto"``.
-        target_tokens: Absolute token budget for the whole compressed prompt.
+        target_tokens: Absolute token budget for the whole compressed prompt (or the contexts).
+        budget_scope: What the budget counts: ``prompt`` (everything) or ``contexts``.
+        min_documents: The most relevant documents that keep at least their best unit even
+            when that is over the budget (``budget_met`` then says so).
         force_keep: Literal strings that always survive wherever they occur.
         force_keep_patterns: Regular expressions whose matches always survive.
         preserve_first: Units (sentences, lines) kept verbatim at the start of each document.
@@ -108,6 +116,8 @@ class CompressionRequest:
     question: str = ""
     target_ratio: float | Literal["auto"] | None = 0.5
     target_tokens: int | None = None
+    budget_scope: BudgetScope = "prompt"
+    min_documents: int = 0
     force_keep: Sequence[str] = ()
     force_keep_patterns: Sequence[str] = ()
     preserve_first: int = 0
@@ -153,6 +163,8 @@ class CompressionRequest:
         elif self.target_ratio is None:
             raise InvalidRequestError("set target_ratio or target_tokens")
         _check_ratio(self.target_ratio)  # checked even when target_tokens wins over it
+        require_choice("budget_scope", self.budget_scope, BUDGET_SCOPES)
+        require_count("min_documents", self.min_documents)
 
     def _check_settings(self) -> None:
         require_count("preserve_first", self.preserve_first)
@@ -226,11 +238,13 @@ class CompressionStats:
     Attributes:
         original_tokens: Tokens of the uncompressed prompt.
         compressed_tokens: Tokens of ``compressed_prompt``.
-        target_tokens: The budget for the whole prompt.
+        target_tokens: The budget for the whole prompt (with ``budget_scope="contexts"``, the
+            contexts' budget plus the instruction, question and separators).
         original_words: Words of the uncompressed prompt.
         compressed_words: Words of the compressed prompt.
         ratio: ``compressed_tokens / original_tokens`` (1.0 for an empty prompt).
-        budget_met: False only when the verbatim parts alone exceed the budget.
+        budget_met: The prompt fits the budget with some context in it: False when the verbatim
+            parts (and ``min_documents``) alone exceed it, or when no context survived it.
     """
 
     original_tokens: int

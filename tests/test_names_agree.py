@@ -33,7 +33,7 @@ from tersify import (
     available_policies,
 )
 from tersify.integrations.server.native import NativeRequest
-from tersify.types import GRANULARITIES, REORDERS
+from tersify.types import BUDGET_SCOPES, GRANULARITIES, REORDERS
 from tersify.wire import request_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +62,8 @@ SAMPLES: dict[str, Any] = {
     "question": "When was the lighthouse finished?",
     "target_ratio": "auto",
     "target_tokens": 30,
+    "budget_scope": "contexts",
+    "min_documents": 1,
     "force_keep": ["lantern"],
     "force_keep_patterns": [r"\d{4}"],
     "preserve_first": 1,
@@ -226,6 +228,8 @@ TYPED = {
     "question": st.sampled_from(["", QUESTION]),
     "target_ratio": st.one_of(st.just("auto"), st.floats(0.01, 1.0)),
     "target_tokens": st.one_of(st.none(), st.integers(1, 60)),
+    "budget_scope": st.sampled_from(BUDGET_SCOPES),
+    "min_documents": st.integers(0, 3),
     "force_keep": st.lists(st.sampled_from(["tram", "1911"]), max_size=2),
     "force_keep_patterns": st.lists(st.sampled_from([r"\d+", "tram"]), max_size=2),
     "preserve_first": st.integers(0, 2),

@@ -26,7 +26,7 @@ from pydantic import (
 from tersify.integrations.server import limits
 from tersify.integrations.server.names import DEFAULT_POLICY, PolicyName, engine_default
 from tersify.integrations.server.schemas import Int, KeepString, integral
-from tersify.types import Granularity, Reorder
+from tersify.types import BudgetScope, Granularity, Reorder
 
 __all__ = ["NativeBatch", "NativeBody", "NativeDocument", "NativeRequest",
            "state_allowed_scorers"]
@@ -79,6 +79,9 @@ class NativeRequest(BaseModel):
         default=engine_default("target_ratio"), description="Ignored when target_tokens is set.")
     target_tokens: Annotated[int, Field(ge=1), BeforeValidator(integral)] | None = Field(
         default=engine_default("target_tokens"), description="Overrides target_ratio when set.")
+    budget_scope: BudgetScope = engine_default("budget_scope")
+    min_documents: Int = Field(default=engine_default("min_documents"), ge=0,
+                               le=limits.MAX_CONTEXTS)
     force_keep: list[KeepString] = Field(default_factory=list, max_length=100)
     force_keep_patterns: list[Annotated[KeepString, Field(json_schema_extra={"format": "regex"})]] \
         = Field(default_factory=list, max_length=100, description="RE2 syntax (linear time): no "
