@@ -1,10 +1,19 @@
 """What the LangChain and LlamaIndex adapters share: options, back end, request, statistics.
 
 One compression covers the whole document set: the documents become the request's contexts and
-the query its question, so the budget (``target_ratio`` of the original tokens, or
-``target_tokens``) is shared by all documents and, as everywhere in tersify, counts the query
-too: the compressed documents get the budget minus the query's tokens. Without a query the
-compression is question-agnostic (the scorer sees an empty question and ranks by content).
+the query its question, so the budget (``target_ratio`` of the documents' tokens, or
+``target_tokens``) is shared by all documents. It counts what the adapter returns, the
+documents (``budget_scope="contexts"``): the query, which the adapter does not return, is not
+charged to it (``budget_scope="prompt"`` charges the query and ``instruction`` too, as the engine
+does by default; ``reserved_tokens`` keeps room in ``target_tokens`` for a prompt template). The
+most relevant document keeps at least its best sentence (``min_documents=1``), so a small budget
+never returns nothing silently. Without a query the compression is question-agnostic (the
+scorer sees an empty question and ranks by content).
+
+After compression, ``relevance_threshold`` and ``top_n`` drop the least relevant of the kept
+documents (relevance is 0-1 within the set, 1 for the best) and ``reorder`` orders the rest.
+``score_metadata`` names metadata fields (titles, headings) scored with each document's text: they
+go in front of it as lines for the compression and are cut out of what it returns.
 """
 
 from __future__ import annotations
@@ -13,16 +22,26 @@ import copy
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, PrivateAttr
 
+from tersify.assemble import doc_order, slices_of, spell
 from tersify.compressor import Compressor
 from tersify.errors import InvalidRequestError
 from tersify.presets import get_preset
 from tersify.scorers import available_scorers
-from tersify.types import CompressionRequest, CompressionResult, Document, DocumentResult
+from tersify.types import (
+    BudgetScope,
+    CompressionRequest,
+    CompressionResult,
+    Document,
+    DocumentResult,
+    Granularity,
+    Reorder,
+    Span,
+)
 
 __all__ = ["AdapterOptions", "Backend", "acompress", "backend_of", "compress", "stats_of"]
 
@@ -49,14 +68,30 @@ class AdapterOptions(BaseModel):
     tokenizer: str = "cl100k_base"
     target_ratio: float | Literal["auto"] | None = _REQUEST_DEFAULTS["target_ratio"]
     target_tokens: int | None = _REQUEST_DEFAULTS["target_tokens"]
+    budget_scope: BudgetScope = "contexts"
+    reserved_tokens: int = Field(default=0, ge=0)
+    min_documents: int = Field(default=1, ge=0)
     scorer: str | None = _REQUEST_DEFAULTS["scorer"]
     policy: str = _REQUEST_DEFAULTS["policy"]
+    instruction: str = _REQUEST_DEFAULTS["instruction"]
     force_keep: list[str] = Field(default_factory=list)
-    reorder: bool = False
+    force_keep_patterns: list[str] = Field(default_factory=list)
+    preserve_first: int = Field(default=_REQUEST_DEFAULTS["preserve_first"], ge=0)
+    preserve_last: int = Field(default=_REQUEST_DEFAULTS["preserve_last"], ge=0)
+    keep_digits: bool = _REQUEST_DEFAULTS["keep_digits"]
+    granularity: Granularity | None = _REQUEST_DEFAULTS["granularity"]
+    # Order of the returned documents: False/"original" as given, True/"relevance" best first,
+    # "edges" best at both ends (against "lost in the middle").
+    reorder: bool | Reorder = False
+    top_n: int | None = Field(default=None, ge=1)
+    relevance_threshold: float | None = Field(default=None, ge=0, le=1)
+    score_metadata: list[str] = Field(default_factory=list)
     fail_open: bool = False
     # Where each document's statistics go in its metadata; None leaves the metadata as it was
     # (a user key of the same name is never overwritten: pick another name for ours).
     metadata_key: str | None = METADATA_KEY
+    # A metadata key for the relevance alone (as rerankers write ``relevance_score``).
+    relevance_key: str | None = None
     _backend: Any = PrivateAttr(default=None)
 
 
@@ -105,24 +140,48 @@ def described(adapter: AdapterOptions) -> dict[str, Any]:
                                          else scorer)}
 
 
-def build_request(texts: Sequence[str], query: str | None,
+Item = tuple[str, Mapping[str, Any]]  # a document's text and metadata
+
+
+def header_of(metadata: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """The lines scored in front of a document: its values of ``keys`` that are present."""
+    return "".join(f"{metadata[k]}\n" for k in keys if metadata.get(k) not in (None, ""))
+
+
+def build_request(items: Sequence[Item], query: str | None,
                   options: AdapterOptions) -> CompressionRequest:
-    """The request for one document set (document ids are their positions)."""
+    """The request for one document set (document ids are their positions).
+
+    Raises:
+        InvalidRequestError: ``reserved_tokens`` without room for a document in the budget.
+    """
+    target_tokens = options.target_tokens
+    if options.reserved_tokens:
+        if target_tokens is None or target_tokens <= options.reserved_tokens:
+            raise InvalidRequestError(
+                f"reserved_tokens={options.reserved_tokens} needs a larger target_tokens "
+                f"(got {target_tokens}): it is taken from that budget")
+        target_tokens -= options.reserved_tokens
+    texts = [header_of(meta, options.score_metadata) + text for text, meta in items]
     return CompressionRequest(
         contexts=[Document(text=t, id=str(i)) for i, t in enumerate(texts)],
-        question=query or "",
-        target_ratio=options.target_ratio, target_tokens=options.target_tokens,
-        scorer=options.scorer, policy=options.policy, force_keep=tuple(options.force_keep))
+        question=query or "", instruction=options.instruction,
+        target_ratio=options.target_ratio, target_tokens=target_tokens,
+        budget_scope=options.budget_scope, min_documents=options.min_documents,
+        scorer=options.scorer, policy=options.policy, force_keep=tuple(options.force_keep),
+        force_keep_patterns=tuple(options.force_keep_patterns),
+        preserve_first=options.preserve_first, preserve_last=options.preserve_last,
+        keep_digits=options.keep_digits, granularity=options.granularity)
 
 
-def compress(adapter: AdapterOptions, texts: Sequence[str],
+def compress(adapter: AdapterOptions, items: Sequence[Item],
              query: str | None) -> CompressionResult | None:
     """Compress the set with the adapter's back end and options; None when the server is down
     and ``fail_open`` (a warning says so).
 
-    Call it with at least one text (the adapters return ``[]`` for an empty set themselves).
+    Call it with at least one document (the adapters return ``[]`` for an empty set themselves).
     """
-    request = build_request(texts, query, adapter)
+    request = build_request(items, query, adapter)
     try:
         return backend_of(adapter).compress(request)
     except Exception as exc:
@@ -130,12 +189,12 @@ def compress(adapter: AdapterOptions, texts: Sequence[str],
         return None
 
 
-async def acompress(adapter: AdapterOptions, texts: Sequence[str],
+async def acompress(adapter: AdapterOptions, items: Sequence[Item],
                     query: str | None) -> CompressionResult | None:
     """:func:`compress` without blocking: the client's async path, else a worker thread."""
     import asyncio
 
-    request = build_request(texts, query, adapter)
+    request = build_request(items, query, adapter)
     backend = backend_of(adapter)
     try:
         native = getattr(backend, "acompress", None)
@@ -169,25 +228,48 @@ def stats_of(doc: DocumentResult, result: CompressionResult) -> dict[str, Any]:
     }
 
 
-def kept_order(result: CompressionResult, by_relevance: bool) -> list[DocumentResult]:
-    """The documents that kept something, in input order or by falling relevance."""
-    kept = [d for d in result.documents if d.kept]
-    return sorted(kept, key=lambda d: (-d.relevance, d.index)) if by_relevance else kept
+def returned(result: CompressionResult, items: Sequence[Item],
+             options: AdapterOptions) -> list[DocumentResult]:
+    """The documents to return, in the adapter's order: those that kept something of their
+    own text, above ``relevance_threshold``, the ``top_n`` most relevant; each with its spans
+    and text in its own text's coordinates (scored metadata lines cut out)."""
+    docs = [_without_header(d, items[d.index][0],
+                            len(header_of(items[d.index][1], options.score_metadata)))
+            for d in result.documents]
+    kept = [d for d in docs if d.kept and d.relevance >= (options.relevance_threshold or 0.0)]
+    if options.top_n is not None:
+        best = sorted(kept, key=lambda d: (-d.relevance, d.index))[:options.top_n]
+        kept = sorted(best, key=lambda d: d.index)
+    reorder = options.reorder
+    order = {True: "relevance", False: "original"}.get(reorder, reorder)  # type: ignore[arg-type]
+    return [kept[i] for i in doc_order(str(order), [d.relevance for d in kept])]
+
+
+def _without_header(doc: DocumentResult, text: str, header: int) -> DocumentResult:
+    if not header:
+        return doc
+    spans = [Span(start=max(s.start, header) - header, end=s.end - header)
+             for s in doc.spans if s.end > header]
+    return replace(doc, spans=tuple(spans), text=spell(slices_of(text, spans)))
 
 
 def with_stats(metadata: Mapping[str, Any], stats: Mapping[str, Any],
-               key: str | None) -> dict[str, Any]:
-    """A deep copy of ``metadata`` with the statistics under ``key`` (the input is never
-    mutated); without a key, the copy alone.
+               options: AdapterOptions) -> dict[str, Any]:
+    """A deep copy of ``metadata`` with the statistics under ``metadata_key`` and the relevance
+    under ``relevance_key`` (the input is never mutated); without keys, the copy alone.
 
     Raises:
-        InvalidRequestError: ``metadata`` already holds ``key`` (the user's own value).
+        InvalidRequestError: ``metadata`` already holds one of the keys (the user's own value).
     """
     copied = copy.deepcopy(dict(metadata))
-    if key is None:
-        return copied
-    if key in copied:
-        raise InvalidRequestError(
-            f"a document's metadata already has the key {key!r}: give the adapter another "
-            "metadata_key for tersify's statistics, or None for none")
-    return {**copied, key: dict(stats)}
+    added = {options.metadata_key: dict(stats), options.relevance_key: stats["relevance"]}
+    for key, value in added.items():
+        if key is None:
+            continue
+        if key in copied:
+            option = "metadata_key" if key == options.metadata_key else "relevance_key"
+            raise InvalidRequestError(
+                f"a document's metadata already has the key {key!r}: give the adapter another "
+                f"{option}, or None for none")
+        copied[key] = value
+    return copied

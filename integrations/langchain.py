@@ -7,7 +7,9 @@
 Returns new ``Document`` objects (the input is never mutated): compressed ``page_content``, the
 original metadata and id, and ``metadata["tersify"]`` with relevance, tokens before/after and the
 kept character spans. Documents that keep nothing are dropped; ``reorder=True`` sorts the rest by
-relevance. The budget covers the whole set (see tersify.integrations._adapter). Give a
+relevance. The budget covers the whole set of documents, the best of which keeps at least a
+sentence; ``top_n``, ``relevance_threshold``, ``relevance_key`` and every engine option are there
+too (see tersify.integrations._adapter). Give a
 ``compressor`` (a local ``tersify.Compressor``) or a ``base_url`` (a tersify server), else a local
 ``Compressor(preset=preset)`` is made on first use; ``fail_open=True`` passes documents through
 with a warning when the server is down.
@@ -70,8 +72,8 @@ class TersifyCompressor(BaseDocumentCompressor, Serializable, _adapter.AdapterOp
         """New, compressed documents for ``query`` (see the module docstring)."""
         if not documents:  # a retriever with no hits
             return []
-        texts = [d.page_content for d in documents]
-        result = _adapter.compress(self, texts, query)
+        items = [(d.page_content, d.metadata) for d in documents]
+        result = _adapter.compress(self, items, query)
         return self._documents(documents, result, callbacks)
 
     async def acompress_documents(self, documents: Sequence[Document], query: str,
@@ -79,22 +81,20 @@ class TersifyCompressor(BaseDocumentCompressor, Serializable, _adapter.AdapterOp
         """:meth:`compress_documents` without blocking the event loop."""
         if not documents:
             return []
-        texts = [d.page_content for d in documents]
-        result = await _adapter.acompress(self, texts, query)
+        items = [(d.page_content, d.metadata) for d in documents]
+        result = await _adapter.acompress(self, items, query)
         return self._documents(documents, result, callbacks)
-
-
 
     def _documents(self, documents: Sequence[Document], result: CompressionResult | None,
                    callbacks: Callbacks | None) -> list[Document]:
         if result is None:  # failed open: the input, as copies
             return [Document(page_content=d.page_content, metadata=copy.deepcopy(d.metadata),
                              id=d.id) for d in documents]
+        items = [(d.page_content, d.metadata) for d in documents]
         out = [Document(page_content=r.text, id=documents[r.index].id,
                         metadata=_adapter.with_stats(documents[r.index].metadata,
-                                                     _adapter.stats_of(r, result),
-                                                     self.metadata_key))
-               for r in _adapter.kept_order(result, self.reorder)]
+                                                     _adapter.stats_of(r, result), self))
+               for r in _adapter.returned(result, items, self)]
         if callbacks:
             CallbackManager.configure(inheritable_callbacks=callbacks).on_custom_event(
                 "tersify_compression", result.stats.__dict__ | {"documents_out": len(out)})

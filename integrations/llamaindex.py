@@ -6,11 +6,13 @@
 
 Each node is compressed separately under one budget shared by all of them (see
 tersify.integrations._adapter). The returned nodes are copies: same node ids, metadata,
-relationships and scores, compressed text, and ``metadata["tersify"]`` with relevance, tokens
-before/after and kept spans, excluded from the LLM and embedding text. Nodes that keep nothing
-are dropped; ``reorder=True`` sorts the rest by relevance. Without a query (``query_bundle`` is
-None) the compression is question-agnostic: it ranks by content alone. Each call emits a
-:class:`TersifyCompressionEvent` through LlamaIndex's instrumentation dispatcher.
+relationships and scores (``set_score=True``: the relevance instead), compressed text, and
+``metadata["tersify"]`` with relevance, tokens before/after and kept spans, excluded from the
+LLM and embedding text. Nodes that keep nothing are dropped; ``reorder=True`` sorts the rest by
+relevance; ``top_n``, ``relevance_threshold`` and every engine option are there too. Without a
+query (``query_bundle`` is None) the compression is question-agnostic: it ranks by content
+alone. Each call emits a :class:`TersifyCompressionEvent` through LlamaIndex's instrumentation
+dispatcher.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class TersifyPostprocessor(BaseNodePostprocessor, _adapter.AdapterOptions):
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     api_key: str | None = Field(default=None, exclude=True)
+    # Write each node's relevance (0-1 within the set) into NodeWithScore.score, as a reranker
+    # does; off, the retriever's score stays.
+    set_score: bool = False
 
     @classmethod
     def class_name(cls) -> str:
@@ -65,7 +70,7 @@ class TersifyPostprocessor(BaseNodePostprocessor, _adapter.AdapterOptions):
         if not nodes:  # a retriever with no hits
             return []
         query = query_bundle.query_str if query_bundle else None
-        result = _adapter.compress(self, _texts(nodes), query)
+        result = _adapter.compress(self, _items(nodes), query)
         return self._rebuild(nodes, result)
 
     async def _apostprocess_nodes(self, nodes: list[NodeWithScore],
@@ -73,10 +78,8 @@ class TersifyPostprocessor(BaseNodePostprocessor, _adapter.AdapterOptions):
         if not nodes:
             return []
         query = query_bundle.query_str if query_bundle else None
-        result = await _adapter.acompress(self, _texts(nodes), query)
+        result = await _adapter.acompress(self, _items(nodes), query)
         return self._rebuild(nodes, result)
-
-
 
     def _rebuild(self, nodes: list[NodeWithScore],
                  result: CompressionResult | None) -> list[NodeWithScore]:
@@ -86,17 +89,17 @@ class TersifyPostprocessor(BaseNodePostprocessor, _adapter.AdapterOptions):
             return [NodeWithScore(node=n.node.model_copy(deep=True), score=n.score)
                     for n in nodes]
         out = []
-        for doc in _adapter.kept_order(result, self.reorder):
+        for doc in _adapter.returned(result, _items(nodes), self):
             source = nodes[doc.index]
             node = source.node.model_copy(deep=True)
             node.set_content(doc.text)
-            key = self.metadata_key
             node.metadata = _adapter.with_stats(node.metadata, _adapter.stats_of(doc, result),
-                                                key)
+                                                self)
             for excluded in (node.excluded_llm_metadata_keys, node.excluded_embed_metadata_keys):
-                if key is not None and key not in excluded:
-                    excluded.append(key)
-            out.append(NodeWithScore(node=node, score=source.score))
+                excluded.extend(k for k in (self.metadata_key, self.relevance_key)
+                                if k is not None and k not in excluded)
+            out.append(NodeWithScore(node=node,
+                                     score=doc.relevance if self.set_score else source.score))
         dispatcher.event(TersifyCompressionEvent(
             original_tokens=result.stats.original_tokens,
             compressed_tokens=result.stats.compressed_tokens,
@@ -104,5 +107,6 @@ class TersifyPostprocessor(BaseNodePostprocessor, _adapter.AdapterOptions):
         return out
 
 
-def _texts(nodes: list[NodeWithScore]) -> list[str]:
-    return [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
+def _items(nodes: list[NodeWithScore]) -> list[_adapter.Item]:
+    return [(n.node.get_content(metadata_mode=MetadataMode.NONE), n.node.metadata)
+            for n in nodes]

@@ -103,7 +103,31 @@ def test_budget_as_ratio_covers_the_whole_set(runner: Runner, backend: dict[str,
     out = compress(runner, backend, target_ratio=0.3)
     original = sum(COUNTER.count(t) for t, _ in ITEMS)
     used = sum(m["tersify"]["compressed_tokens"] for _, m in out)
-    assert 0 < used <= 0.3 * (original + COUNTER.count(QUESTION) + len(ITEMS))
+    assert 0 < used <= 0.3 * (original + 2 * len(ITEMS))  # separators: the documents' share
+
+
+def test_the_query_is_not_charged_to_the_documents(runner: Runner,
+                                                   backend: dict[str, Any]) -> None:
+    query = f"{QUESTION} " * 4  # about half the budget
+    out = compress(runner, backend, query=query, target_tokens=120)
+    used = sum(m["tersify"]["compressed_tokens"] for _, m in out)
+    assert COUNTER.count(query) > 60 and 60 < used <= 120
+    charged = compress(runner, backend, query=query, target_tokens=120, budget_scope="prompt",
+                       min_documents=0)
+    assert sum(m["tersify"]["compressed_tokens"] for _, m in charged) <= 120 - COUNTER.count(query)
+
+
+def test_a_small_budget_keeps_the_best_document(runner: Runner, backend: dict[str, Any]) -> None:
+    out = compress(runner, backend, target_ratio=0.01)
+    assert len(out) == 1 and out[0][1]["tersify"]["relevance"] == 1.0 and out[0][0]
+    assert compress(runner, backend, target_ratio=0.01, min_documents=0) == []
+
+
+def test_reserved_tokens_come_off_the_budget(runner: Runner, backend: dict[str, Any]) -> None:
+    out = compress(runner, backend, target_tokens=200, reserved_tokens=120)
+    assert 0 < sum(m["tersify"]["compressed_tokens"] for _, m in out) <= 80
+    with pytest.raises(tersify.InvalidRequestError, match="reserved_tokens"):
+        compress(runner, backend, target_tokens=100, reserved_tokens=100)
 
 
 def test_inputs_are_untouched(runner: Runner, backend: dict[str, Any]) -> None:
@@ -200,9 +224,62 @@ def test_forced_strings_are_kept(runner: Runner, backend: dict[str, Any]) -> Non
 
 
 def test_reorder_sorts_by_relevance(runner: Runner, backend: dict[str, Any]) -> None:
-    out = compress(runner, backend, target_ratio=0.5, reorder=True)
+    for reorder in (True, "relevance"):
+        out = compress(runner, backend, target_ratio=0.5, reorder=reorder)
+        relevance = [m["tersify"]["relevance"] for _, m in out]
+        assert len(out) > 2 and relevance == sorted(relevance, reverse=True)
+
+
+def test_reorder_edges_puts_the_best_at_both_ends(runner: Runner,
+                                                  backend: dict[str, Any]) -> None:
+    out = compress(runner, backend, target_ratio=0.5, reorder="edges")
     relevance = [m["tersify"]["relevance"] for _, m in out]
-    assert relevance == sorted(relevance, reverse=True)
+    ranked = sorted(relevance, reverse=True)
+    assert len(out) > 2 and relevance[0] == ranked[0] and relevance[-1] == ranked[1]
+    middle = relevance[len(relevance) // 2]
+    assert middle == min(relevance) or len(relevance) % 2 == 0
+
+
+def test_top_n_keeps_the_most_relevant(runner: Runner, backend: dict[str, Any]) -> None:
+    every = compress(runner, backend, target_ratio=0.5)
+    out = compress(runner, backend, target_ratio=0.5, top_n=2)
+    best = sorted((m["tersify"]["relevance"] for _, m in every), reverse=True)[:2]
+    assert sorted((m["tersify"]["relevance"] for _, m in out), reverse=True) == best
+    assert [m["id"] for _, m in out] == [m["id"] for _, m in every if m["id"] in
+                                         {m2["id"] for _, m2 in out}]  # input order kept
+
+
+def test_a_relevance_threshold_drops_the_weak(runner: Runner, backend: dict[str, Any]) -> None:
+    every = compress(runner, backend, target_ratio=0.5)
+    out = compress(runner, backend, target_ratio=0.5, relevance_threshold=0.5)
+    assert out and all(m["tersify"]["relevance"] >= 0.5 for _, m in out)
+    assert len(out) == sum(m["tersify"]["relevance"] >= 0.5 for _, m in every) < len(every)
+
+
+def test_the_relevance_goes_under_its_own_key_when_asked(runner: Runner,
+                                                         backend: dict[str, Any]) -> None:
+    out = compress(runner, backend, target_ratio=0.5, relevance_key="relevance_score")
+    assert out and all(m["relevance_score"] == m["tersify"]["relevance"] for _, m in out)
+
+
+def test_engine_options_reach_the_engine(runner: Runner, backend: dict[str, Any]) -> None:
+    whole = compress(runner, backend, target_ratio=0.5, granularity="document")
+    originals = {m["id"]: t for t, m in ITEMS}
+    assert whole and all(text == originals[m["id"]] for text, m in whole)
+    firsts = compress(runner, backend, target_ratio=0.5, preserve_first=1, min_documents=0)
+    assert all(text[:12] == originals[m["id"]][:12] for text, m in firsts)
+    forced = compress(runner, backend, target_tokens=80, force_keep_patterns=[r"Ada \w+"])
+    assert "Ada Kerrow" in " ".join(t for t, _ in forced)
+
+
+def test_metadata_can_be_scored_with_the_text(runner: Runner, backend: dict[str, Any]) -> None:
+    items: list[Item] = [("The town has 9,000 people and a harbour.", {"id": "b", "title": "Brill"}),
+                         ("The town has 5,000 people and a harbour.", {"id": "a", "title": "Ardmore"})]
+    adapter = runner.make(**backend, target_ratio=0.9, top_n=1, score_metadata=["title"])
+    out = [runner.unwrap(x) for x in runner.run(adapter, runner.wrap(items),
+                                                "How many people live in Ardmore?")]
+    assert out == [(items[1][0], {**items[1][1], "tersify": out[0][1]["tersify"]})]
+    assert out[0][1]["tersify"]["spans"] == [[0, len(items[1][0])]]
 
 
 def test_async_equals_sync(runner: Runner, backend: dict[str, Any]) -> None:

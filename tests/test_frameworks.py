@@ -240,6 +240,21 @@ def test_llamaindex_keeps_ids_relationships_and_scores_on_copies() -> None:
         assert 0 < stats["compressed_tokens"] <= stats["original_tokens"]
 
 
+def test_llamaindex_writes_the_relevance_as_the_score_when_asked() -> None:
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    from tersify.integrations.llamaindex import TersifyPostprocessor
+
+    nodes = [NodeWithScore(node=TextNode(text=d["text"], id_=d["id"]), score=0.5)
+             for d in CORPUS["documents"]]
+    out = TersifyPostprocessor(target_ratio=0.4, set_score=True, relevance_key="relevance",
+                               reorder=True).postprocess_nodes(nodes, query_str=CORPUS["question"])
+    assert len(out) > 1 and out[0].score == 1.0
+    assert [n.score for n in out] == [n.node.metadata["relevance"] for n in out]
+    assert all("relevance" in n.node.excluded_llm_metadata_keys for n in out)
+    assert all(n.score == 0.5 for n in nodes)  # the input's scores are untouched
+
+
 def test_langchain_reports_statistics_to_callbacks() -> None:
     from langchain_core.callbacks import BaseCallbackHandler
     from langchain_core.documents import Document
