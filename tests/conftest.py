@@ -43,6 +43,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             "kept part of their contexts")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_data_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The default key database lives in the user's data directory: the tests' servers and
+    ``keys`` commands (subprocesses inherit it) use a throw-away one, never the real one."""
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
+
+
 @dataclass(frozen=True)
 class Server:
     """A running server, its admin token and one API key."""

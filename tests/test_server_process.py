@@ -213,3 +213,22 @@ def test_a_bad_setting_exits_2_with_one_line(tmp_path: Path, args: list[str],
     assert len(run.stderr.splitlines()) == 1, run.stderr
     assert run.stderr.startswith("tersify: error: ") and needle in run.stderr
     assert run.stdout == ""
+
+
+def test_a_key_made_in_one_folder_is_served_from_another(tmp_path: Path) -> None:
+    # No database URL: the default file is in the user's data directory, not the working one.
+    data, made_in, served_from = tmp_path / "data", tmp_path / "a", tmp_path / "b"
+    made_in.mkdir()
+    served_from.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "TERSIFY_DATABASE_URL"}
+    env["XDG_DATA_HOME"] = str(data)
+    made = subprocess.run([*CLI, "keys", "create", "laptop"], cwd=made_in, env=env,
+                          capture_output=True, text=True, timeout=120, check=True)
+    secret = made.stdout.split("secret: ")[1].split()[0]
+    with serve(served_from, {"XDG_DATA_HOME": str(data)}) as (_, url):
+        answer = httpx.post(url + "/v1/tersify", headers={"Authorization": f"Bearer {secret}"},
+                            json={"contexts": ["The tram opened in 1911."], "target_ratio": 0.9})
+    assert answer.status_code == 200, answer.text
+    assert (data / "tersify" / "tersify.db").is_file()
+    assert (data / "tersify").stat().st_mode & 0o777 == 0o700  # key hashes: the user's alone
+    assert not list(made_in.glob("*.db")) and not list(served_from.glob("*.db"))

@@ -89,7 +89,8 @@ def _capacity_args(serve: argparse.ArgumentParser) -> None:
 
 def _store_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", default=None,
-                        help="SQLAlchemy URL (default: TERSIFY_DATABASE_URL or sqlite:///tersify.db)")
+                        help="SQLAlchemy URL (default: TERSIFY_DATABASE_URL, else tersify.db in "
+                        "your data directory: ~/.local/share/tersify on Linux)")
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:

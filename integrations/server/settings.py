@@ -11,7 +11,7 @@ import ipaddress
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,7 +19,7 @@ from tersify.errors import TersifyError
 from tersify.presets import available_presets, get_preset
 from tersify.scorers import available_scorers
 
-__all__ = ["ServerSettings", "SettingsError", "read_token_file"]
+__all__ = ["ServerSettings", "SettingsError", "default_database_url", "read_token_file"]
 
 _COUNTS = ("rate_limit", "rate_window_s", "playground_limit", "max_body_bytes",
            "engine_threads", "max_batch", "max_queue", "limit_concurrency",
@@ -39,13 +39,27 @@ class SettingsError(TersifyError, ValueError):
     """A setting has a value the server cannot run with."""
 
 
+def default_database_url() -> str:
+    """``tersify.db`` in the user's data directory (``~/.local/share/tersify`` on Linux, or
+    ``$XDG_DATA_HOME/tersify``; platformdirs' choice elsewhere): ``tersify keys`` and
+    ``tersify serve`` find the same keys from any working directory. The directory is made
+    when missing, readable by the user alone (the file holds API key hashes); a URL given
+    explicitly is used as it is."""
+    from platformdirs import user_data_path
+
+    folder = user_data_path("tersify", appauthor=False)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'tersify.db'}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServerSettings:
     """Everything the app factory needs.
 
     Args:
         database_url: SQLAlchemy URL of the keys and usage store (``postgresql+psycopg://...``
-            for PostgreSQL); a SQLite file in the working directory by default.
+            for PostgreSQL); by default a SQLite file in the user's data directory (see
+            :func:`default_database_url`).
         redis_url: Redis for rate limits shared by replicas; in memory when None.
         admin_token: The admin's token, accepted only as ``Authorization: Bearer``, for
             ``/admin``, ``/metrics`` (unless public) and any key's usage; at least 32
@@ -94,7 +108,7 @@ class ServerSettings:
             database or Redis URL.
     """
 
-    database_url: str = "sqlite:///tersify.db"
+    database_url: str = field(default_factory=lambda: default_database_url())
     redis_url: str | None = None
     admin_token: str | None = None
     preset: str = "fast"
