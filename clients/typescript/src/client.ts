@@ -25,20 +25,20 @@ const MAX_TIMEOUT_MS = 2_147_483_647; // setTimeout's limit (about 24.8 days)
 
 export interface ClientOptions {
   /** The server, e.g. `https://tersify.example.com` (default `http://127.0.0.1:8000`). */
-  readonly baseUrl?: string;
+  readonly baseUrl?: string | undefined;
   /** Sent as `X-API-Key`. */
-  readonly apiKey?: string;
+  readonly apiKey?: string | undefined;
   /** Milliseconds for a whole request, answer included (default 60,000). */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** A `fetch` to use instead of the global one (a proxy agent, instrumentation). */
-  readonly fetch?: typeof globalThis.fetch;
+  readonly fetch?: typeof globalThis.fetch | undefined;
 }
 
 export interface CallOptions {
   /** Abandons the request when aborted: the call rejects with the signal's reason. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** This call's timeout in milliseconds, instead of the client's. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
 }
 
 /** A tersify server as a compressor. */
@@ -62,7 +62,8 @@ export class TersifyClient {
     };
     const fetchImpl = options.fetch ?? globalThis.fetch;
     if (typeof fetchImpl !== "function") {
-      throw new InvalidArgumentError("fetch", "no global fetch here (Node >= 18 has one): pass one");
+      throw new InvalidArgumentError("fetch",
+        "no global fetch here (Node >= 18 has one): pass one");
     }
     this.#fetch = fetchImpl;
   }
@@ -154,7 +155,8 @@ function checkedBaseUrl(value: unknown): string {
 
 function checkedTimeout(value: unknown, name: string): number {
   if (typeof value !== "number" || !(value > 0 && value <= MAX_TIMEOUT_MS)) {
-    throw new InvalidArgumentError(name, `must be a number of milliseconds in (0, ${MAX_TIMEOUT_MS}]`);
+    throw new InvalidArgumentError(name,
+      `must be a number of milliseconds in (0, ${MAX_TIMEOUT_MS}]`);
   }
   return value;
 }

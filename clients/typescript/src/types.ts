@@ -15,36 +15,37 @@ export type Granularity = "word" | "sentence" | "document";
 /** A context with an id and metadata, both echoed in its result. */
 export interface Document {
   readonly text: string;
-  readonly id?: string | null;
-  readonly metadata?: Readonly<Record<string, unknown>> | null;
+  readonly id?: string | null | undefined;
+  readonly metadata?: Readonly<Record<string, unknown>> | null | undefined;
 }
 
-/** Settings shared by both forms of a request (all optional; the server's defaults apply). */
+/** Settings shared by both forms of a request. All optional: absent (or undefined), the
+ * server's default applies. */
 export interface CompressionSettings {
   /** Text placed first in the prompt, kept verbatim. */
-  readonly instruction?: string;
+  readonly instruction?: string | undefined;
   /** The user's question, placed last, kept verbatim; it steers what is kept. */
-  readonly question?: string;
+  readonly question?: string | undefined;
   /** Kept fraction of the prompt's tokens, in (0, 1], or "auto". Ignored with target_tokens. */
-  readonly target_ratio?: number | "auto";
+  readonly target_ratio?: number | "auto" | undefined;
   /** Token budget for the whole compressed prompt (a positive integer). */
-  readonly target_tokens?: number;
+  readonly target_tokens?: number | undefined;
   /** Literal strings that always survive wherever they occur. */
-  readonly force_keep?: readonly string[];
+  readonly force_keep?: readonly string[] | undefined;
   /** Regular expressions (RE2 syntax on the server) whose matches always survive. */
-  readonly force_keep_patterns?: readonly string[];
+  readonly force_keep_patterns?: readonly string[] | undefined;
   /** Units kept verbatim at the start of each document. */
-  readonly preserve_first?: number;
+  readonly preserve_first?: number | undefined;
   /** Units kept verbatim at the end of each document. */
-  readonly preserve_last?: number;
+  readonly preserve_last?: number | undefined;
   /** Never prune a word holding a digit from a kept unit. */
-  readonly keep_digits?: boolean;
-  readonly reorder?: Reorder;
-  readonly granularity?: Granularity | null;
+  readonly keep_digits?: boolean | undefined;
+  readonly reorder?: Reorder | undefined;
+  readonly granularity?: Granularity | null | undefined;
   /** A compression policy the server knows (default "tersify"). */
-  readonly policy?: string;
+  readonly policy?: string | undefined;
   /** A scorer the server allows; null or absent: the server's preset scorer. */
-  readonly scorer?: string | null;
+  readonly scorer?: string | null | undefined;
 }
 
 /** Documents to compress for a question: `contexts`, never together with `prompt`. */

@@ -74,6 +74,29 @@ describe("arguments refused before sending", () => {
   });
 });
 
+describe("what is sent", () => {
+  it("the wire JSON to <baseUrl>/v1/tersify with the key; undefined fields left out", async () => {
+    const calls: [string, RequestInit][] = [];
+    const result = { compressed_prompt: "c", documents: [], stats: {} };
+    const client = new TersifyClient({
+      baseUrl: "https://tersify.example/", apiKey: "tsk_live_k",
+      fetch: async (url, init) => {
+        calls.push([String(url), init ?? {}]);
+        return new Response(JSON.stringify(result), { status: 200 });
+      } });
+    const answer = await client.compress({ contexts: ["a", { text: "b", id: null }],
+                                           target_tokens: undefined, question: "q" });
+    assert.deepEqual(answer, result);
+    const [url, init] = calls[0]!;
+    assert.equal(url, "https://tersify.example/v1/tersify");
+    assert.equal(init.method, "POST");
+    assert.deepEqual(JSON.parse(String(init.body)),
+                     { contexts: ["a", { text: "b", id: null }], question: "q" });
+    assert.deepEqual(init.headers, { "content-type": "application/json",
+                                     accept: "application/json", "x-api-key": "tsk_live_k" });
+  });
+});
+
 describe("a server that never answers", () => {
   let hanging: Server;
   let url: string;
@@ -116,7 +139,8 @@ describe("answers that are not tersify's", () => {
   it("nothing listening: a ConnectionError", async () => {
     const client = new TersifyClient({ baseUrl: `http://127.0.0.1:${await freePort()}` });
     await assert.rejects(client.compress({ prompt: "p" }),
-                         (e: unknown) => e instanceof ConnectionError && /unreachable/.test(e.message));
+                         (e: unknown) => e instanceof ConnectionError &&
+                           /unreachable/.test(e.message));
   });
 
   it("a proxy's plain-text 502: an ApiError with its text and Retry-After", async () => {
