@@ -7,11 +7,12 @@
  */
 
 import { InvalidArgumentError, isObject } from "./errors.js";
-import type { CompressionRequest } from "./types.js";
+import type { CompressionRequest, Granularity, Reorder } from "./types.js";
 
-const REORDERS = ["original", "relevance", "edges"];
-const GRANULARITIES = ["word", "sentence", "document"];
-const DOCUMENT_FIELDS = ["text", "id", "metadata"];
+// The server's choices and fields (its OpenAPI document; a test compares them).
+export const REORDERS: readonly Reorder[] = ["original", "relevance", "edges"];
+export const GRANULARITIES: readonly Granularity[] = ["word", "sentence", "document"];
+export const DOCUMENT_FIELDS = ["text", "id", "metadata"];
 
 type Check = (value: unknown, name: string) => string | null;
 
@@ -27,7 +28,7 @@ const strings: Check = (v, field) => {
   const bad = v.findIndex((item) => typeof item !== "string" || item.length === 0);
   return bad < 0 ? null : `must hold only non-empty strings (${field}[${bad}] does not)`;
 };
-const oneOf = (choices: string[], nullable: boolean): Check => (v) =>
+const oneOf = (choices: readonly string[], nullable: boolean): Check => (v) =>
   (nullable && v === null) || choices.includes(v as string)
     ? null
     : `must be one of ${choices.map((c) => JSON.stringify(c)).join(", ")}` +
@@ -57,6 +58,8 @@ const FIELDS: Readonly<Record<string, Check>> = {
   scorer: (v, field) => (v === null ? null : name(v, field)),
 };
 
+export const REQUEST_FIELDS = Object.keys(FIELDS);
+
 /** `request` as the JSON body to send, or an `InvalidArgumentError` naming what is wrong. */
 export function checkedRequest(request: CompressionRequest, where = "request"): object {
   if (!isObject(request)) {
@@ -67,7 +70,7 @@ export function checkedRequest(request: CompressionRequest, where = "request"): 
     const check = FIELDS[field];
     if (check === undefined) {
       throw new InvalidArgumentError(`${where}.${field}`,
-        `unknown field; valid: ${Object.keys(FIELDS).join(", ")}`);
+        `unknown field; valid: ${REQUEST_FIELDS.join(", ")}`);
     }
     if (value === undefined) {
       continue; // absent: the server's default

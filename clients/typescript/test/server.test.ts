@@ -11,6 +11,12 @@ import {
   TersifyClient,
 } from "tersify";
 
+import {
+  DOCUMENT_FIELDS,
+  GRANULARITIES,
+  REORDERS,
+  REQUEST_FIELDS,
+} from "../dist/validate.js";
 import { type Tersify, startTersify } from "./server.js";
 
 const DOCS = [
@@ -19,6 +25,11 @@ const DOCS = [
   "Madrid is the capital of Spain.",
 ];
 const QUESTION = "What is the capital of Germany?";
+
+interface Schema {
+  readonly enum?: string[];
+  readonly anyOf?: Schema[];
+}
 
 function withoutDuration(result: CompressionResult): object {
   const { duration_ms: _, ...rest } = result;
@@ -35,6 +46,16 @@ describe("a real tersify server", () => {
   });
   after(async () => {
     await server?.stop();
+  });
+
+  it("knows exactly the request fields and choices of the server's OpenAPI", async () => {
+    const openapi = await (await fetch(`${server.url}/openapi.json`)).json() as {
+      components: { schemas: Record<string, { properties: Record<string, Schema> }> } };
+    const { NativeRequest: request, NativeDocument: document } = openapi.components.schemas;
+    assert.deepEqual(Object.keys(request!.properties).sort(), [...REQUEST_FIELDS].sort());
+    assert.deepEqual(Object.keys(document!.properties).sort(), [...DOCUMENT_FIELDS].sort());
+    assert.deepEqual(request!.properties["reorder"]!.enum, REORDERS);
+    assert.deepEqual(request!.properties["granularity"]!.anyOf?.[0]?.enum, GRANULARITIES);
   });
 
   it("compresses contexts within a token budget, keeping the question", async () => {
