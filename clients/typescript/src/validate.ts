@@ -34,7 +34,7 @@ const oneOf = (choices: readonly string[], nullable: boolean): Check => (v) =>
     : `must be one of ${choices.map((c) => JSON.stringify(c)).join(", ")}` +
       (nullable ? " or null" : "");
 
-const FIELDS: Readonly<Record<string, Check>> = {
+const FIELDS: ReadonlyMap<string, Check> = new Map(Object.entries({
   contexts: () => null, // checked by checkContexts
   prompt: string,
   instruction: string,
@@ -55,10 +55,10 @@ const FIELDS: Readonly<Record<string, Check>> = {
   reorder: oneOf(REORDERS, false),
   granularity: oneOf(GRANULARITIES, true),
   policy: name,
-  scorer: (v, field) => (v === null ? null : name(v, field)),
-};
+  scorer: (v: unknown, field: string) => (v === null ? null : name(v, field)),
+} satisfies Record<string, Check>)); // a Map: no inherited keys ("toString") pass as fields
 
-export const REQUEST_FIELDS = Object.keys(FIELDS);
+export const REQUEST_FIELDS = [...FIELDS.keys()];
 
 /** `request` as the JSON body to send, or an `InvalidArgumentError` naming what is wrong. */
 export function checkedRequest(request: CompressionRequest, where = "request"): object {
@@ -67,7 +67,7 @@ export function checkedRequest(request: CompressionRequest, where = "request"): 
   }
   const body: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(request)) {
-    const check = FIELDS[field];
+    const check = FIELDS.get(field);
     if (check === undefined) {
       throw new InvalidArgumentError(`${where}.${field}`,
         `unknown field; valid: ${REQUEST_FIELDS.join(", ")}`);

@@ -37,6 +37,7 @@ describe("arguments refused before sending", () => {
     fetch: async (...args) => { sent.push(args); return new Response("{}"); } });
   const cases: [string, unknown, RegExp][] = [
     ["a typo", { prompt: "p", targetRatio: 0.5 }, /^request\.targetRatio: unknown field/],
+    ["an inherited name", { prompt: "p", toString: 1 }, /^request\.toString: unknown field/],
     ["both forms", { prompt: "p", contexts: ["c"] }, /exactly one of contexts and prompt/],
     ["neither form", { question: "q" }, /exactly one of contexts and prompt/],
     ["no contexts", { contexts: [] }, /^request\.contexts: must be a non-empty array/],
