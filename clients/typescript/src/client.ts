@@ -101,7 +101,8 @@ export class TersifyClient {
     const forward = (): void => controller.abort(signal?.reason);
     signal?.addEventListener("abort", forward, { once: true });
     try {
-      const response = await this.#fetch(this.baseUrl + ENDPOINT, {
+      const fetchImpl = this.#fetch; // called unbound: a browser's fetch refuses another `this`
+      const response = await fetchImpl(this.baseUrl + ENDPOINT, {
         method: "POST", headers: this.#headers, body: json, signal: controller.signal });
       if (!response.ok) {
         throw await errorFromResponse(response);
