@@ -2,7 +2,7 @@
  * The client: a tersify server's native endpoint `POST /v1/tersify` as two async methods, the
  * same operations as the Python client (`tersify.integrations.client.TersifyClient`).
  *
- * It uses the platform's `fetch` (Node >= 18, browsers, Deno, Bun) and nothing else. Like the
+ * It uses the platform's `fetch` (Node >= 18, or any runtime that has one) and nothing else. Like the
  * Python client it never retries on its own: whether a request may be repeated (it is billed
  * once served) is the caller's call, and `RateLimitError.retryAfter` says when.
  */

@@ -2,7 +2,7 @@
  * tersify's TypeScript client: compress an LLM prompt's context on a tersify server.
  *
  * ```ts
- * import { TersifyClient } from "tersify";
+ * import { TersifyClient } from "@tersify/client";
  * const client = new TersifyClient({ baseUrl: "http://127.0.0.1:8000", apiKey: "tsk_live_..." });
  * const result = await client.compress({ contexts: docs, question, target_ratio: 0.25 });
  * ```

@@ -16,7 +16,7 @@ import {
   InvalidArgumentError,
   RequestTimeoutError,
   TersifyClient,
-} from "tersify";
+} from "@tersify/client";
 
 import { freePort } from "./server.js";
 

@@ -9,7 +9,7 @@ import {
   type CompressionResult,
   RateLimitError,
   TersifyClient,
-} from "tersify";
+} from "@tersify/client";
 
 import {
   DOCUMENT_FIELDS,
