@@ -2,9 +2,9 @@
  * The client: a tersify server's native endpoint `POST /v1/tersify` as two async methods, the
  * same operations as the Python client (`tersify.integrations.client.TersifyClient`).
  *
- * It uses the platform's `fetch` (Node >= 18, or any runtime that has one) and nothing else. Like the
- * Python client it never retries on its own: whether a request may be repeated (it is billed
- * once served) is the caller's call, and `RateLimitError.retryAfter` says when.
+ * It uses the platform's `fetch` (Node >= 18, or any runtime that has one) and nothing else.
+ * Like the Python client it never retries on its own: whether a request may be repeated (it is
+ * billed once served) is the caller's call, and `RateLimitError.retryAfter` says when.
  */
 
 import {
