@@ -21,6 +21,7 @@ export {
 } from "./errors.js";
 export type { ApiErrorDetails } from "./errors.js";
 export type {
+  BudgetScope,
   CompressionRequest,
   CompressionResult,
   CompressionSettings,

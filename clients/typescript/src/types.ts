@@ -12,6 +12,10 @@ export type Reorder = "original" | "relevance" | "edges";
 /** The smallest unit the compressor removes. */
 export type Granularity = "word" | "sentence" | "document";
 
+/** What the budget counts: the whole prompt, or the contexts alone (instruction and question
+ * then come on top). */
+export type BudgetScope = "prompt" | "contexts";
+
 /** A context with an id and metadata, both echoed in its result. */
 export interface Document {
   readonly text: string;
@@ -30,6 +34,10 @@ export interface CompressionSettings {
   readonly target_ratio?: number | "auto" | undefined;
   /** Token budget for the whole compressed prompt (a positive integer). */
   readonly target_tokens?: number | undefined;
+  /** What the budget counts (default "prompt"). */
+  readonly budget_scope?: BudgetScope | undefined;
+  /** The most relevant documents that keep at least their best sentence, even over budget. */
+  readonly min_documents?: number | undefined;
   /** Literal strings that always survive wherever they occur. */
   readonly force_keep?: readonly string[] | undefined;
   /** Regular expressions (RE2 syntax on the server) whose matches always survive. */

@@ -7,11 +7,12 @@
  */
 
 import { InvalidArgumentError, isObject } from "./errors.js";
-import type { CompressionRequest, Granularity, Reorder } from "./types.js";
+import type { BudgetScope, CompressionRequest, Granularity, Reorder } from "./types.js";
 
 // The server's choices and fields (its OpenAPI document; a test compares them).
 export const REORDERS: readonly Reorder[] = ["original", "relevance", "edges"];
 export const GRANULARITIES: readonly Granularity[] = ["word", "sentence", "document"];
+export const BUDGET_SCOPES: readonly BudgetScope[] = ["prompt", "contexts"];
 export const DOCUMENT_FIELDS = ["text", "id", "metadata"];
 
 type Check = (value: unknown, name: string) => string | null;
@@ -47,6 +48,8 @@ const FIELDS: ReadonlyMap<string, Check> = new Map(Object.entries({
     v === null || (Number.isSafeInteger(v) && (v as number) >= 1)
       ? null
       : "must be a positive integer",
+  budget_scope: oneOf(BUDGET_SCOPES, false),
+  min_documents: count,
   force_keep: strings,
   force_keep_patterns: strings,
   preserve_first: count,

@@ -12,6 +12,7 @@ import {
 } from "@tersify/client";
 
 import {
+  BUDGET_SCOPES,
   DOCUMENT_FIELDS,
   GRANULARITIES,
   REORDERS,
@@ -56,6 +57,7 @@ describe("a real tersify server", () => {
     assert.deepEqual(Object.keys(document!.properties).sort(), [...DOCUMENT_FIELDS].sort());
     assert.deepEqual(request!.properties["reorder"]!.enum, REORDERS);
     assert.deepEqual(request!.properties["granularity"]!.anyOf?.[0]?.enum, GRANULARITIES);
+    assert.deepEqual(request!.properties["budget_scope"]!.enum, BUDGET_SCOPES);
   });
 
   it("compresses contexts within a token budget, keeping the question", async () => {
