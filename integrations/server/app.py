@@ -1,11 +1,12 @@
 """The app factory: state (engine, batcher, key store, limiter, metrics), middleware, routes.
 
-Routes live in routes.py and playground.py and only translate (translate.py) between the
-dialects' JSON and the engine. Endpoints: Compresso ``POST /v1/prompt-compress``; SuperCompress
-``POST /v1/compress``, ``POST /api/compress`` (no key, limited per client address),
-``GET /api/keys/{id}/usage``; ScaleDown ``POST /compress/raw/``; native ``POST /v1/tersify``;
-admin ``/admin/keys``; ``/healthz``, ``/readyz``, ``/metrics``, ``/docs``, ``/openapi.json``;
-the playground page at ``/``.
+Routes live in routes.py, playground.py and dashboard.py and only translate (translate.py)
+between the dialects' JSON and the engine. Endpoints: Compresso ``POST /v1/prompt-compress``;
+SuperCompress ``POST /v1/compress``, ``POST /api/compress`` (no key, limited per client
+address), ``GET /api/keys/{id}/usage``; ScaleDown ``POST /compress/raw/``; native
+``POST /v1/tersify``; the caller's usage by day ``GET /v1/usage/daily``; admin ``/admin/keys``;
+``/healthz``, ``/readyz``, ``/metrics``, ``/docs``, ``/openapi.json``; the playground page at
+``/`` and the usage dashboard at ``/dashboard`` (unless ``settings.dashboard`` is off).
 """
 
 # No ``from __future__ import annotations``: FastAPI reads route annotations at run time.
@@ -49,7 +50,7 @@ def create_app(settings: ServerSettings | None = None, *, compressor: Compressor
     require("fastapi", extra="server")
     from fastapi import FastAPI
 
-    from tersify.integrations.server import playground, routes
+    from tersify.integrations.server import dashboard, playground, routes
     from tersify.integrations.server.metrics import Metrics
 
     settings = settings or ServerSettings.from_env()
@@ -83,6 +84,9 @@ def create_app(settings: ServerSettings | None = None, *, compressor: Compressor
     app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
     app.include_router(routes.router)
     app.include_router(playground.router)
+    app.include_router(dashboard.router)
+    if settings.dashboard:
+        app.include_router(dashboard.page_router)
     return app
 
 

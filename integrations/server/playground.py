@@ -3,17 +3,13 @@
 ``/api/compress`` takes SuperCompress's fields plus ``policy`` and ``compare``; it is limited per
 client address (settings.playground_limit per window, each policy run counting as one request)
 and records no usage. The page is served with a Content-Security-Policy that allows only its
-own inline script and style (by hash), requests to this origin, and no framing. Its policy
-choices are the engine's (names.py), written into the page when it is first served.
+own inline script and style (by hash), requests to this origin, and no framing (pages.py). Its
+policy choices are the engine's (names.py), written into the page when it is first served.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads route annotations at run time.
-import base64
 import functools
-import hashlib
 import html
-import re
-from importlib.resources import files
 
 import anyio
 from fastapi import APIRouter, Request
@@ -23,6 +19,7 @@ from tersify.integrations.server import schemas as s
 from tersify.integrations.server import translate
 from tersify.integrations.server.errors import ERROR_RESPONSES
 from tersify.integrations.server.names import DEFAULT_POLICY, POLICIES
+from tersify.integrations.server.pages import secured_page
 
 router = APIRouter()
 POLICY_SLOT = "<!-- policy options -->"
@@ -36,20 +33,8 @@ def policy_options() -> str:
 
 @functools.cache
 def _page() -> tuple[str, dict[str, str]]:
-    """The page and its headers: a policy naming the page's own inline code by its hash."""
-    source = files("tersify.integrations.server").joinpath("static/playground.html")
-    text = source.read_text(encoding="utf-8").replace(POLICY_SLOT, policy_options())
-
-    def hashes(tag: str) -> str:  # our own file, not client input
-        blocks = re.findall(f"<{tag}>(.*?)</{tag}>", text, flags=re.DOTALL)
-        return " ".join("'sha256-" + base64.b64encode(hashlib.sha256(b.encode()).digest())
-                        .decode() + "'" for b in blocks)
-
-    policy = (f"default-src 'none'; script-src {hashes('script')}; style-src "
-              f"{hashes('style')}; connect-src 'self'; img-src 'self'; base-uri 'none'; "
-              "form-action 'none'; frame-ancestors 'none'")
-    # nosniff and X-Frame-Options come with every response (observe.SECURITY_HEADERS).
-    return text, {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer"}
+    """The page, its policy choices written in, and its headers (pages.py)."""
+    return secured_page("playground.html", {POLICY_SLOT: policy_options()})
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

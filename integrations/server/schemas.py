@@ -174,6 +174,27 @@ class UsageResponse(BaseModel):
     days: list[UsageDayBody]
 
 
+class UsageTotals(BaseModel):
+    requests: int
+    tokens_in: int = Field(description="Original tokens of the requests.")
+    tokens_out: int = Field(description="Compressed tokens returned.")
+    tokens_saved: int = Field(description="tokens_in - tokens_out.")
+
+
+class DailyUsageBody(UsageTotals):
+    day: str = Field(description="A UTC day, YYYY-MM-DD.")
+
+
+class DailyUsageResponse(BaseModel):
+    key_id: str
+    key_name: str
+    first: str = Field(description="The range's first day (UTC).")
+    last: str = Field(description="The range's last day (UTC), included.")
+    totals: UsageTotals
+    days: list[DailyUsageBody] = Field(
+        description="Every day of the range, oldest first; a day without requests has zeros.")
+
+
 # --- ScaleDown: POST /compress/raw/ ------------------------------------------------------------
 
 

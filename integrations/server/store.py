@@ -178,12 +178,22 @@ class KeyStore:
         with self._connection(write=True) as conn:
             conn.execute(self._add_usage, values)
 
-    def usage(self, key_id: str) -> list[UsageDay]:
-        """Usage by day, oldest first."""
+    def usage(self, key_id: str, *, first: str | None = None,
+              last: str | None = None) -> list[UsageDay]:
+        """Usage by day, oldest first: the days from ``first`` to ``last`` (ISO dates, both
+        included) that have any, or every such day when they are None.
+
+        Days are stored as fixed-width ISO dates, so they sort as strings in either database
+        (and in any collation: digits and hyphens at the same places), and a range is a scan of
+        the key's part of the primary key."""
         usage = self._usage
+        where = [usage.c.key_id == key_id]
+        if first is not None:
+            where.append(usage.c.day >= first)
+        if last is not None:
+            where.append(usage.c.day <= last)
         with self._connection() as conn:
-            rows = conn.execute(usage.select().where(usage.c.key_id == key_id)
-                                .order_by(usage.c.day)).mappings()
+            rows = conn.execute(usage.select().where(*where).order_by(usage.c.day)).mappings()
             return [UsageDay(day=r["day"], requests=int(r["requests"]),
                              tokens_in=int(r["tokens_in"]), tokens_out=int(r["tokens_out"]))
                     for r in rows]
