@@ -207,3 +207,20 @@ def test_daily_usage_on_postgres_after_real_compressions(postgres_url: str) -> N
         assert len(body["days"]) == 2 and body["totals"]["requests"] == 3
         assert body["totals"]["tokens_in"] == sum(s["original_tokens"] for s in stats)
         assert body["totals"]["tokens_out"] == sum(s["compressed_tokens"] for s in stats)
+
+
+def test_the_playground_can_be_turned_off(tmp_path: Path) -> None:
+    # keyless compute is the playground's whole point, and what an exposed server may not want
+    body = {"context": "The tram opened in 1911.", "query": "When?", "budget_ratio": 0.9}
+    with serving(make_app(tmp_path / "on.db"), "on") as server:
+        assert httpx.get(server.url + "/").status_code == 200
+        assert httpx.post(server.url + "/api/compress", json=body).status_code == 200
+    with serving(make_app(tmp_path / "off.db", playground=False), "off") as server:
+        assert httpx.get(server.url + "/").status_code == 404
+        assert httpx.post(server.url + "/api/compress", json=body).status_code == 404
+        assert "/api/compress" not in httpx.get(server.url + "/openapi.json").json()["paths"]
+        keyed = httpx.post(server.url + "/v1/tersify", headers={"X-API-Key": server.key},
+                           json={"contexts": ["The tram opened in 1911."], "target_ratio": 0.9})
+        assert keyed.status_code == 200
+    assert ServerSettings.from_env({"TERSIFY_PLAYGROUND": "false"}).playground is False
+    assert ServerSettings.from_env({}).playground is True

@@ -283,7 +283,8 @@ def test_serve_trusts_x_forwarded_for_only_from_named_proxies(tmp_path: Path,
 
 def test_serve_reads_the_admin_token_from_a_file_never_the_command_line(tmp_path: Path) -> None:
     token = secrets.token_urlsafe(32)
-    refused = subprocess.run([*CLI, "serve", "--port", str(free_port()), "--admin-token", token],
+    # one "=" word: a token may start with "-", which argparse would read as an option
+    refused = subprocess.run([*CLI, "serve", "--port", str(free_port()), f"--admin-token={token}"],
                              cwd=tmp_path, capture_output=True, text=True, timeout=60,
                              check=False)
     assert refused.returncode == 2 and token not in refused.stderr

@@ -6,7 +6,8 @@ SuperCompress ``POST /v1/compress``, ``POST /api/compress`` (no key, limited per
 address), ``GET /api/keys/{id}/usage``; ScaleDown ``POST /compress/raw/``; native
 ``POST /v1/tersify``; the caller's usage by day ``GET /v1/usage/daily``; admin ``/admin/keys``;
 ``/healthz``, ``/readyz``, ``/metrics``, ``/docs``, ``/openapi.json``; the playground page at
-``/`` and the usage dashboard at ``/dashboard`` (unless ``settings.dashboard`` is off).
+``/`` and the usage dashboard at ``/dashboard`` (unless ``settings.playground`` or
+``settings.dashboard`` is off).
 """
 
 # No ``from __future__ import annotations``: FastAPI reads route annotations at run time.
@@ -83,7 +84,8 @@ def create_app(settings: ServerSettings | None = None, *, compressor: Compressor
     app.add_middleware(Observe, metrics=app.state.metrics, worker_id=worker_id)
     app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
     app.include_router(routes.router)
-    app.include_router(playground.router)
+    if settings.playground:
+        app.include_router(playground.router)
     app.include_router(dashboard.router)
     if settings.dashboard:
         app.include_router(dashboard.page_router)

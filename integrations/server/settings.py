@@ -27,7 +27,7 @@ _COUNTS = ("rate_limit", "rate_window_s", "playground_limit", "max_body_bytes",
 _OPTIONAL = ("redis_url", "admin_token", "forwarded_allow_ips",
              "allowed_scorers", "engine_processes", "workers")  # empty variable: unset
 _RANGES = {"engine_processes": (0, 64), "workers": (1, 256)}  # optional whole numbers
-_FLAGS = ("metrics_public", "dashboard")
+_FLAGS = ("metrics_public", "dashboard", "playground")
 _FLAG_WORDS = {"1": True, "true": True, "yes": True, "on": True,
                "0": False, "false": False, "no": False, "off": False}
 ADMIN_TOKEN_MIN = 32
@@ -75,6 +75,10 @@ class ServerSettings:
         batch_wait_ms: How long the first request of a batch waits for company.
         metrics_public: ``/metrics`` without the admin token (for a scraper on a private
             network); by default it needs the token.
+        playground: Serve the playground: its page at ``/`` and its keyless endpoint
+            ``POST /api/compress`` (limited per client address, billed to no one). A server
+            exposed to the internet may not want keyless compute: ``TERSIFY_PLAYGROUND=false``
+            turns both off (404).
         dashboard: Serve the usage dashboard page at ``/dashboard``, where a key holder pastes
             their key and sees their requests and tokens by day (``TERSIFY_DASHBOARD=false``
             turns the page off: it is then a 404). The page holds no secret and shows only
@@ -124,6 +128,7 @@ class ServerSettings:
     max_batch: int = 16
     batch_wait_ms: float = 2.0
     metrics_public: bool = False
+    playground: bool = True
     dashboard: bool = True
     forwarded_allow_ips: str | None = None
     allowed_scorers: tuple[str, ...] | None = None
