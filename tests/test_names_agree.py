@@ -209,6 +209,21 @@ def test_the_readme_documents_the_engines_fields_names_and_defaults() -> None:
     assert policies == list(available_policies())
 
 
+def test_the_readme_documents_every_adapter_option_and_its_default() -> None:
+    from tersify.integrations._adapter import AdapterOptions
+
+    rows = {tuple(re.findall(r"`(\w+)`", row[0])): row
+            for row in readme_table("## LangChain and LlamaIndex")}
+    fields = AdapterOptions.model_fields
+    own = {"api_key": None, "set_score": False}  # declared by each adapter, not the base
+    assert sorted(n for names in rows for n in names) == sorted([*fields, *own])
+    for names, (_, default, _) in rows.items():
+        for name in names:
+            expected = own[name] if name in own else fields[name].get_default(
+                call_default_factory=True)
+            assert ast.literal_eval(default.strip("`")) == expected, name
+
+
 # --- every body the engine takes, the native model takes, unchanged ----------------------------
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)  # JSON-writable
