@@ -67,7 +67,8 @@ def start_server(app: Any) -> tuple[str, Any, Any]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     # Lifespan on, as `tersify serve` runs: the engine warms up before the server answers.
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", http="h11",
+                                           loop="asyncio"))  # as `tersify serve` (cli.py)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

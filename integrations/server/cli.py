@@ -147,7 +147,11 @@ def _serve(args: argparse.Namespace, settings: ServerSettings, out: TextIO) -> i
                "proxy_headers": settings.forwarded_allow_ips is not None,
                "forwarded_allow_ips": settings.forwarded_allow_ips or "",
                "limit_concurrency": uvicorn_backstop(settings.limit_concurrency),
-               "timeout_graceful_shutdown": settings.shutdown_timeout_s}
+               "timeout_graceful_shutdown": settings.shutdown_timeout_s,
+               # The same HTTP parser and event loop whether uvicorn's optional speedups
+               # (httptools, uvloop; the ray extra brings them) are installed or not: what the
+               # tests check and the benchmarks measured.
+               "http": "h11", "loop": "asyncio"}
     workers = settings.workers or 1
     served = f"tersify serving on http://{args.host}:{args.port} (docs at /docs)"
     if workers == 1:
