@@ -24,6 +24,7 @@ from tersify.types import CompressionRequest, CompressionResult
 __all__ = ["Compressor"]
 
 Progress = Callable[[int, int], None]
+_KIND_CODE = {"auto": None, "text": False, "code": True}  # Document.kind -> segment(code=)
 
 
 class Compressor:
@@ -142,7 +143,7 @@ class Compressor:
 
     def _prepare(self, req: CompressionRequest) -> _Pending:
         policy = get_policy(req.policy)
-        docs = [segment(d.text) for d in req.documents]
+        docs = [segment(d.text, code=_KIND_CODE[d.kind]) for d in req.documents]
         job = Job.build(req, docs, self.tokens, linear_patterns=self.linear_patterns)
         scorer = self.scorer(req.scorer) if policy.uses_scorer else None
         question = req.question if policy.question_aware else ""

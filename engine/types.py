@@ -27,7 +27,9 @@ __all__ = [
     "CompressionRequest",
     "CompressionResult",
     "CompressionStats",
+    "DOCUMENT_KINDS",
     "Document",
+    "DocumentKind",
     "DocumentResult",
     "Granularity",
     "Reorder",
@@ -38,8 +40,10 @@ __all__ = [
 # OpenAPI) read them from here.
 Reorder = Literal["original", "relevance", "edges"]
 Granularity = Literal["word", "sentence", "document"]
+DocumentKind = Literal["auto", "text", "code"]
 REORDERS: tuple[Reorder, ...] = get_args(Reorder)
 GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
+DOCUMENT_KINDS: tuple[DocumentKind, ...] = get_args(DocumentKind)
 MAX_FORCE_KEEP = 200
 
 
@@ -51,16 +55,22 @@ class Document:
         text: The document's text.
         id: An optional caller identifier, echoed in the result.
         metadata: Optional caller data, echoed in the result untouched.
+        kind: ``code`` for source code, cut into blocks (a function, a class, a group of
+            statements) that are kept or dropped whole; ``text`` for prose and markdown, cut
+            into sentences and markdown blocks; ``auto`` (default) tells them apart by the
+            text's lines.
     """
 
     text: str
     id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    kind: DocumentKind = "auto"
 
     def __post_init__(self) -> None:
         require("document text", self.text, str, "a string")
         require("document id", self.id, (str, type(None)), "a string or None")
         require_metadata("document metadata", self.metadata)
+        require_choice("document kind", self.kind, DOCUMENT_KINDS)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,6 +25,13 @@ from tersify.scorers import available_scorers
 from tersify.types import REORDERS, CompressionRequest, CompressionResult, Document
 from tersify.wire import request_from_dict
 
+# Files read as source code (Document.kind "code"): cut into whole blocks, never into sentences.
+# Any other file is told apart by its lines (kind "auto").
+CODE_SUFFIXES = frozenset(
+    ".py .pyi .js .mjs .cjs .ts .tsx .jsx .java .kt .kts .scala .go .rs .c .h .cc .cpp .cxx .hpp"
+    " .hh .cs .swift .m .mm .rb .php .pl .pm .lua .r .jl .sh .bash .zsh .fish .ps1 .sql .hs .ml"
+    " .ex .exs .erl .clj .dart .vue .svelte .zig .nim .v .proto .css .scss".split())
+
 
 def _budget_args(parser: argparse.ArgumentParser) -> None:
     budget = parser.add_mutually_exclusive_group()
@@ -120,7 +127,8 @@ def _documents(paths: Sequence[str], stdin: TextIO, recursive: bool = False) -> 
         if not text.strip():
             raise InvalidRequestError("standard input is empty: pipe a prompt in or give files")
         return [Document(text=text, id="stdin")]
-    return [Document(text=path.read_text(encoding="utf-8", errors="replace"), id=str(path))
+    return [Document(text=path.read_text(encoding="utf-8", errors="replace"), id=str(path),
+                     kind="code" if path.suffix.lower() in CODE_SUFFIXES else "auto")
             for path in _files(paths, recursive)]
 
 
