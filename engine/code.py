@@ -50,6 +50,7 @@ _CODE_LINE = re.compile(
     r")")
 _PROSE_WORD = re.compile(r"[^\W\d_]+[,.;:!?)]?(?=\s|$)")
 _SENTENCE_END = re.compile(r"[^\s(){};=]\s*[.!?。！？]\s*$")
+_FOREIGN_LETTER = re.compile(r"(?![A-Za-z])[^\W\d_]")
 _FENCE = re.compile(r"\s{0,3}(?:```|~~~)")
 # A leading comment or decorator goes with the statement below it.
 _LEAD = re.compile(r"\s*(?:#(?!include|define)|//|/\*|\*|@|--\s)")
@@ -64,19 +65,31 @@ def looks_like_code(text: str) -> bool:
     if text.count("\n") < MIN_CODE_LINES - 1:
         return False
     code = prose = 0
+    in_string = False  # a docstring's lines are neither
     for n, m in enumerate(_LINE.finditer(text)):
         line = m.group()
         if n >= SAMPLE_LINES or not line:
             break
         if _FENCE.match(line):
             return False
-        if not line.strip():
+        quoted = in_string
+        if len(_TRIPLE.findall(line)) % 2:
+            in_string = quoted = not in_string
+        if quoted or not line.strip():
             continue
-        if _is_prose(line):
+        if _is_foreign(line):
             prose += 1
         elif _CODE_LINE.match(line):
             code += 1
+        elif _is_prose(line):
+            prose += 1
     return code >= MIN_CODE_LINES and code >= CODE_PER_PROSE * prose
+
+
+def _is_foreign(line: str) -> bool:
+    # Code names things in ASCII: letters of other scripts outside strings and comments are
+    # prose (Chinese, with no spaces to count words by, included).
+    return not line.isascii() and bool(_FOREIGN_LETTER.search(_NOISE.sub("", line)))
 
 
 def _is_prose(line: str) -> bool:
