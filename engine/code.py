@@ -238,13 +238,11 @@ def _shown_lines(lines: _Lines, s: _Statement) -> int:
 
 
 def _body(lines: _Lines, first: int, last: int) -> list[int]:
-    """The rows of a block after its header (the lines before its first more indented one)."""
+    """The rows of a block between its header and its closing lines: from its first line
+    indented more than its first line to its last one."""
     top = lines.indent[first] or 0
-    for r in range(first + 1, last):
-        ind = lines.indent[r]
-        if ind is not None and ind > top:
-            return list(range(r, last))
-    return []
+    inner = [r for r in range(first + 1, last) if (lines.indent[r] or 0) > top]
+    return list(range(inner[0], inner[-1] + 1)) if inner else []
 
 
 def _runs(lines: _Lines, word_starts: Sequence[int], first: int,
