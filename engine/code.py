@@ -10,14 +10,15 @@ level (a class into its methods, the class line going with the first), and a blo
 inner structure into runs of whole lines: a cut never falls inside a line.
 
 Recognition reads at most :data:`SAMPLE_LINES` lines with fixed patterns anchored at each
-line's start or end, so its cost is bounded whatever the document; it takes no pattern from
-the caller. A line counts as code by its shape (it ends with ``{``, ``}`` or ``;``, a keyword
-opens a block that ends with ``:``, an import, an assignment, a call, a decorator, a ``//``
-comment), as prose when it reads as a sentence (six words or more, mostly plain words, or a
-closing full stop). A document is code when it has at least :data:`MIN_CODE_LINES` code lines
-and they outnumber its prose lines :data:`CODE_PER_PROSE` to one: prose with a colon, a list or
-an equation or two stays prose. A document with a markdown fence is markdown, whose fences are
-blocks already.
+line's start or end, so its cost is bounded whatever the document; it takes no pattern from the
+caller. A line counts as code by its shape (an import, an assignment, a call, a decorator, a
+``//`` comment, a keyword opening a block that ends with ``:``, a line that opens with ``}`` or
+ends with ``{``, or with ``;`` after a symbol), as prose when it reads as a sentence (six words
+or more, mostly plain words, or a closing full stop) or holds letters of a script other than
+Latin outside its strings and comments; a docstring's lines count as neither. A document is
+code when it has at least :data:`MIN_CODE_LINES` code lines and they outnumber its prose lines
+:data:`CODE_PER_PROSE` to one: prose with a colon, a list or an equation or two stays prose.
+A document with a markdown fence is markdown, whose fences are blocks already.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ _CODE_LINE = re.compile(
     r"|//|/\*|\*/|\}|\)\s*[;{]?\s*$"
     r"|[A-Za-z_$][\w$.]*(?:\[[^\]\n]*\])?\s*(?:[-+*/|&]?=|:=)\s*[^=\s]"  # an assignment
     r"|[A-Za-z_$][\w$.]*\([^\n]*\)\s*;?\s*$"  # a call
-    r"|[^\n]*[{;]\s*$"
+    r"|[^\n]*\{\s*$"
+    r"|(?=[^\n]*[=(\[<>+*/&|!\"'])[^\n]*;\s*$"  # a statement: a symbol, then a semicolon
     r")")
 _PROSE_WORD = re.compile(r"[^\W\d_]+[,.;:!?)]?(?=\s|$)")
 _SENTENCE_END = re.compile(r"[^\s(){};=]\s*[.!?。！？]\s*$")
