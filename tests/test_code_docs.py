@@ -273,3 +273,20 @@ def test_cli_reads_a_directory_of_code_as_code(tmp_path: Path,
         assert all(re.search(r"\w", line) or _closes(line.strip())
                    for line in text.splitlines() if line.strip())
     assert {".py", ".js", ".ts", ".tsx", ".go", ".rs", ".c", ".h", ".sh"} <= CODE_SUFFIXES
+
+
+@given(before=st.integers(0, 6), lines=st.integers(1, 12), ratio=st.floats(0.05, 0.95),
+       granularity=st.sampled_from([None, "word"]))
+def test_a_markdown_fence_goes_whole(before: int, lines: int, ratio: float,
+                                     granularity: str | None) -> None:
+    prose = " ".join(f"Sentence {i} says the tram opened in {1900 + i}." for i in range(before))
+    fence = "```python\n" + "\n".join(f"value_{i} = compute({i}, tram=True)"
+                                      for i in range(lines)) + "\n```"
+    text = f"{prose}\n\n{fence}\n\nThe tram still runs today."
+    result = Compressor().compress(contexts=[text], question="When did the tram open?",
+                                   target_ratio=ratio, granularity=granularity)
+    seg = segment(text)
+    kept = kept_words(seg, tuple((s.start, s.end) for s in result.documents[0].spans))
+    (unit,) = [u for u in seg.units if u.block]
+    inside = {w for w in range(unit.first, unit.last) if w in kept}
+    assert not inside or len(inside) == unit.last - unit.first
