@@ -19,12 +19,13 @@ from tersify.presets import get_preset
 from tersify.scorers import Scorer, Scores, get_scorer, score_many
 from tersify.segment import Segmented, segment
 from tersify.tokens import TokenCounter, get_token_counter
-from tersify.types import CompressionRequest, CompressionResult
+from tersify.types import CompressionRequest, CompressionResult, DocumentKind
 
 __all__ = ["Compressor"]
 
 Progress = Callable[[int, int], None]
-_KIND_CODE = {"auto": None, "text": False, "code": True}  # Document.kind -> segment(code=)
+# Document.kind -> segment(code=): cut as code, as text, or as the text's lines say.
+_KIND_CODE: dict[DocumentKind, bool | None] = {"auto": None, "text": False, "code": True}
 
 
 class Compressor:

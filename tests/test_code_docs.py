@@ -7,6 +7,7 @@ indentation level, never inside a line. Prose, with a colon or a list, is not co
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from bisect import bisect_right
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from tersify import CompressionRequest, Compressor, Document, InvalidRequestError
 from tersify import code as code_module
 from tersify.code import looks_like_code
-from tersify.integrations.cli import CODE_SUFFIXES, main
+from tersify.integrations.cli import CODE_SUFFIXES, _documents, main
 from tersify.segment import Segmented, segment
 from tersify.types import DOCUMENT_KINDS
 from tersify.wire import request_from_dict, request_to_dict
@@ -290,3 +291,19 @@ def test_a_markdown_fence_goes_whole(before: int, lines: int, ratio: float,
     (unit,) = [u for u in seg.units if u.block]
     inside = {w for w in range(unit.first, unit.last) if w in kept}
     assert not inside or len(inside) == unit.last - unit.first
+
+
+def test_cli_kind_overrides_the_suffix_and_reads_standard_input_as_code(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.py").write_text(PY, encoding="utf-8")
+    (tmp_path / "b.txt").write_text(PY, encoding="utf-8")
+    stdin = io.StringIO("")
+    assert [d.kind for d in _documents([str(tmp_path)], stdin, recursive=True)] == ["code", "auto"]
+    assert [d.kind for d in _documents([str(tmp_path)], stdin, recursive=True, kind="text")] == ["text"] * 2
+
+    class Stdin(io.StringIO):
+        buffer = io.BytesIO(PY.encode())
+
+    assert main(["compress", "--kind", "code", "--ratio", "0.3", "--json"], Stdin()) == 0
+    doc = json.loads(capsys.readouterr().out)["documents"][0]
+    assert_whole_blocks(PY, tuple(map(tuple, doc["spans"])))
