@@ -15,10 +15,12 @@ caller. A line counts as code by its shape (an import, an assignment, a call, a 
 ``//`` comment, a keyword opening a block that ends with ``:``, a line that opens with ``}`` or
 ends with ``{``, or with ``;`` after a symbol), as prose when it reads as a sentence (six words
 or more, mostly plain words, or a closing full stop) or holds letters of a script other than
-Latin outside its strings and comments; a docstring's lines count as neither. A document is
-code when it has at least :data:`MIN_CODE_LINES` code lines and they outnumber its prose lines
-:data:`CODE_PER_PROSE` to one: prose with a colon, a list or an equation or two stays prose.
-A document with a markdown fence is markdown, whose fences are blocks already.
+Latin outside its strings and comments; a docstring's lines and ``#`` or ``*`` comments count
+as neither. A document is code when it has at least :data:`MIN_CODE_LINES` code lines and they
+outnumber its prose lines :data:`CODE_PER_PROSE` to one: prose with a colon, a list or an
+equation or two stays prose. A document with a markdown fence is markdown, whose fences are
+blocks already. In a document of prose, a paragraph that reads as code by the same rule (source
+pasted without a fence) is cut into code blocks likewise (:func:`code_regions`).
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["MAX_BLOCK_WORDS", "code_blocks", "looks_like_code"]
+__all__ = ["MAX_BLOCK_WORDS", "code_blocks", "code_regions", "looks_like_code"]
 
 SAMPLE_LINES = 400
 MIN_CODE_LINES = 3
-CODE_PER_PROSE = 2
+CODE_PER_PROSE = 3
 MAX_BLOCK_WORDS = 240
 _MAX_DEPTH = 6  # indentation levels looked into before cutting a block into runs of lines
 
@@ -81,11 +83,36 @@ def looks_like_code(text: str) -> bool:
             continue
         if _is_foreign(line):
             prose += 1
+        elif line.lstrip()[0] in "#*" and not _CODE_LINE.match(line):
+            continue  # a comment (or a markdown heading or bullet): neither
         elif _CODE_LINE.match(line):
             code += 1
         elif _is_prose(line):
             prose += 1
     return code >= MIN_CODE_LINES and code >= CODE_PER_PROSE * prose
+
+
+def code_regions(text: str) -> list[tuple[int, int]]:
+    """Character ranges of the paragraphs (runs of lines between blank lines) of ``text`` that
+    read as code by :func:`looks_like_code`: source pasted into prose without a fence. None in
+    a text with a markdown fence, whose fences say where code is."""
+    if text.count("\n") < MIN_CODE_LINES - 1:
+        return []
+    found: list[tuple[int, int]] = []
+    start, count = -1, 0
+    for m in _LINE.finditer(text):
+        line = m.group()
+        if line.strip():
+            if _FENCE.match(line):
+                return []
+            start, count = (m.start() if count == 0 else start), count + 1
+            continue
+        if count >= MIN_CODE_LINES and looks_like_code(text[start : m.start()]):
+            found.append((start, m.start()))
+        count = 0
+        if not line:
+            break
+    return found
 
 
 def _is_foreign(line: str) -> bool:

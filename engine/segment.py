@@ -28,7 +28,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import accumulate
 
-from tersify.code import code_blocks, looks_like_code
+from tersify.code import code_blocks, code_regions, looks_like_code
 
 __all__ = ["Segmented", "Unit", "segment", "unspaced_share"]
 
@@ -156,6 +156,7 @@ def segment(text: str, *, code: bool | None = None) -> Segmented:
         units = [Unit(first=a, last=b, block=True) for a, b in code_blocks(text, starts)]
         return Segmented(text=text, word_starts=starts, word_ends=ends, units=units, code=True)
     state = _Segmenter(text, starts, ends, _sentence_ends(text, starts, ends))
+    state.regions = code_regions(text)[::-1] if code is None else []
     for line in _LINE.finditer(text):
         if not line.group():
             break
@@ -176,8 +177,15 @@ class _Segmenter:
         self.seen = 0  # words of the lines walked so far
         self.fence: int | None = None  # first word of an open code fence
         self.heading: int | None = None  # first word of a title line awaiting its paragraph
+        self.regions: list[tuple[int, int]] = []  # code paragraphs ahead, the next one last
+        self.skip = 0  # lines that start before this offset belong to a code region
 
     def line(self, line: re.Match[str]) -> None:
+        if line.start() < self.skip:
+            return
+        if self.regions and self.regions[-1][0] == line.start():
+            self._region(*self.regions.pop())
+            return
         first = self.seen
         last = self.seen = bisect_left(self.starts, line.end(), first)
         is_fence = bool(_FENCE.match(line.group()))
@@ -200,6 +208,18 @@ class _Segmenter:
         else:
             self._sentences(first if self.heading is None else self.heading, last)
             self.heading = None
+
+    def _region(self, start: int, end: int) -> None:
+        """Units of a paragraph of code in prose: its code blocks, whole or nothing."""
+        if self.heading is not None:
+            self._sentences(self.heading, self.seen)
+            self.heading = None
+        first = self.seen
+        self.seen = bisect_left(self.starts, end, first)
+        local = [s - start for s in self.starts[first : self.seen]]
+        for a, b in code_blocks(self.text[start:end], local):
+            self.units.append(Unit(first=first + a, last=first + b, block=True))
+        self.skip = end
 
     def finish(self) -> Segmented:
         if self.heading is not None:

@@ -307,3 +307,17 @@ def test_cli_kind_overrides_the_suffix_and_reads_standard_input_as_code(
     assert main(["compress", "--kind", "code", "--ratio", "0.3", "--json"], Stdin()) == 0
     doc = json.loads(capsys.readouterr().out)["documents"][0]
     assert_whole_blocks(PY, tuple(map(tuple, doc["spans"])))
+
+
+def test_code_pasted_into_prose_is_cut_into_blocks_and_the_prose_into_sentences() -> None:
+    text = ("How do I read a settings file? I tried this but it fails.\n\n"
+            "import json\ndef load(path):\n    with open(path) as f:\n"
+            "        return json.load(f)\n\n"
+            "It raises an error when the file is missing. What should I do: catch it?\n")
+    seg = segment(text)
+    assert not seg.code
+    units = [(u.block, seg.unit_text(u)) for u in seg.units]
+    assert units[0] == (False, "How do I read a settings file?")
+    assert (True, "def load(path):\n    with open(path) as f:\n        return json.load(f)") in units
+    assert units[-1] == (False, "What should I do: catch it?")
+    assert not any(block for block, _ in units if "import" not in _ and "def" not in _)
