@@ -26,6 +26,7 @@ pasted without a fence) is cut into code blocks likewise (:func:`code_regions`).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -167,8 +168,6 @@ def _read_lines(text: str) -> _Lines:
 def code_blocks(text: str, word_starts: Sequence[int]) -> list[tuple[int, int]]:
     """Blocks of ``text`` (code) as ``(first_word, last_word_exclusive)``, in order, covering
     every word once; ``word_starts`` are the start offsets of its words."""
-    from bisect import bisect_left
-
     lines = _read_lines(text)
     rows = list(range(len(lines.indent)))
     blocks: list[tuple[int, int]] = []
@@ -181,8 +180,6 @@ def code_blocks(text: str, word_starts: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def _words(lines: _Lines, word_starts: Sequence[int], first: int, last: int) -> int:
-    from bisect import bisect_left
-
     return (bisect_left(word_starts, lines.starts[last])
             - bisect_left(word_starts, lines.starts[first]))
 
