@@ -19,11 +19,13 @@ from tersify.presets import get_preset
 from tersify.scorers import Scorer, Scores, get_scorer, score_many
 from tersify.segment import Segmented, segment
 from tersify.tokens import TokenCounter, get_token_counter
-from tersify.types import CompressionRequest, CompressionResult
+from tersify.types import CompressionRequest, CompressionResult, DocumentKind
 
 __all__ = ["Compressor"]
 
 Progress = Callable[[int, int], None]
+# Document.kind -> segment(code=): cut as code, as text, or as the text's lines say.
+_KIND_CODE: dict[DocumentKind, bool | None] = {"auto": None, "text": False, "code": True}
 
 
 class Compressor:
@@ -142,7 +144,7 @@ class Compressor:
 
     def _prepare(self, req: CompressionRequest) -> _Pending:
         policy = get_policy(req.policy)
-        docs = [segment(d.text) for d in req.documents]
+        docs = [segment(d.text, code=_KIND_CODE[d.kind]) for d in req.documents]
         job = Job.build(req, docs, self.tokens, linear_patterns=self.linear_patterns)
         scorer = self.scorer(req.scorer) if policy.uses_scorer else None
         question = req.question if policy.question_aware else ""

@@ -185,7 +185,8 @@ class Job:
                 blocks.append(unit.block)
                 priority.append(prio)
                 owner.append(d)
-                anchor.append(not (unit.block and _is_heading(doc.word(unit.first))))
+                # A code block opening with a ``#`` comment is no markdown heading.
+                anchor.append(doc.code or not (unit.block and _is_heading(doc.word(unit.first))))
         return SelectionProblem(
             unit_spans=spans, unit_blocks=blocks, unit_priority=priority, word_cost=self.costs,
             word_importance=list(chain.from_iterable(plan.word_importance)),

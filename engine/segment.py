@@ -10,7 +10,9 @@ are such clauses. Korean (spaced) and fullwidth letters and digits (``１２３`
 Latin text. Word edges never fall inside a user-perceived character
 (a base and its combining marks, an emoji sequence) nor inside a number. A *unit* is a run of
 whole words: a sentence of prose, or a markdown block (heading, list item, table row, block
-quote, fenced code) that stays whole or goes whole.
+quote, fenced code) that stays whole or goes whole. A text that is source code (recognised by
+its lines, or said to be by the caller) is cut into code blocks instead, also whole or nothing
+(see :mod:`tersify.code`).
 
 The work is done by a few regular-expression passes over the whole text, so that ordinary prose
 costs no Python step per word: words are found by one split, possible sentence ends by one
@@ -25,6 +27,8 @@ import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import accumulate
+
+from tersify.code import code_blocks, code_regions, looks_like_code
 
 __all__ = ["Segmented", "Unit", "segment", "unspaced_share"]
 
@@ -96,12 +100,14 @@ class Segmented:
         word_starts: Start offset of every word.
         word_ends: End offset (exclusive) of every word.
         units: Units in text order; together they cover every word once.
+        code: Whether the text was cut as source code (its units are code blocks).
     """
 
     text: str
     word_starts: list[int]
     word_ends: list[int]
     units: list[Unit]
+    code: bool = False
 
     def word(self, i: int) -> str:
         """The text of word ``i``."""
@@ -113,7 +119,9 @@ class Segmented:
 
     def title_length(self) -> int:
         """Words of the text's title: a short first line without closing punctuation,
-        followed by more text ("Rosetta (spacecraft)"); 0 without one."""
+        followed by more text ("Rosetta (spacecraft)"); 0 without one (and in code)."""
+        if self.code:
+            return 0
         end = self.text.find("\n")
         count = bisect_left(self.word_starts, end) if end >= 0 else 0
         if not 0 < count <= MAX_TITLE_WORDS or count == len(self.word_starts):
@@ -135,10 +143,20 @@ def unspaced_share(text: str) -> float:
     return len(_UNSPACED_CHAR.findall(text)) / visible if visible > 0 else 0.0
 
 
-def segment(text: str) -> Segmented:
-    """Cut ``text`` into words and units (see the module docstring)."""
+def segment(text: str, *, code: bool | None = None) -> Segmented:
+    """Cut ``text`` into words and units (see the module docstring).
+
+    Args:
+        text: The text.
+        code: Cut it as source code (True), as prose and markdown (False), or as what its
+            lines look like (None).
+    """
     starts, ends = _word_edges(text)
+    if code or (code is None and looks_like_code(text)):
+        units = [Unit(first=a, last=b, block=True) for a, b in code_blocks(text, starts)]
+        return Segmented(text=text, word_starts=starts, word_ends=ends, units=units, code=True)
     state = _Segmenter(text, starts, ends, _sentence_ends(text, starts, ends))
+    state.regions = code_regions(text)[::-1] if code is None else []
     for line in _LINE.finditer(text):
         if not line.group():
             break
@@ -159,8 +177,15 @@ class _Segmenter:
         self.seen = 0  # words of the lines walked so far
         self.fence: int | None = None  # first word of an open code fence
         self.heading: int | None = None  # first word of a title line awaiting its paragraph
+        self.regions: list[tuple[int, int]] = []  # code paragraphs ahead, the next one last
+        self.skip = 0  # lines that start before this offset belong to a code region
 
     def line(self, line: re.Match[str]) -> None:
+        if line.start() < self.skip:
+            return
+        if self.regions and self.regions[-1][0] == line.start():
+            self._region(*self.regions.pop())
+            return
         first = self.seen
         last = self.seen = bisect_left(self.starts, line.end(), first)
         is_fence = bool(_FENCE.match(line.group()))
@@ -183,6 +208,18 @@ class _Segmenter:
         else:
             self._sentences(first if self.heading is None else self.heading, last)
             self.heading = None
+
+    def _region(self, start: int, end: int) -> None:
+        """Units of a paragraph of code in prose: its code blocks, whole or nothing."""
+        if self.heading is not None:
+            self._sentences(self.heading, self.seen)
+            self.heading = None
+        first = self.seen
+        self.seen = bisect_left(self.starts, end, first)
+        local = [s - start for s in self.starts[first : self.seen]]
+        for a, b in code_blocks(self.text[start:end], local):
+            self.units.append(Unit(first=first + a, last=first + b, block=True))
+        self.skip = end
 
     def finish(self) -> Segmented:
         if self.heading is not None:

@@ -158,20 +158,23 @@ def grow(problem: SelectionProblem, chosen: Selection, order: list[int], slack: 
 def take_back(problem: SelectionProblem, chosen: Selection, over: float) -> None:
     """Take back the last additions worth about ``over`` estimated tokens.
 
-    At word granularity the last group loses its least important words first (whole atoms);
-    a group with nothing left to prune goes whole. Forced words are never taken back. Removing
+    At word granularity the last group loses its least important words first (whole atoms),
+    but never the words of a block (markdown, code) or protected ones: a group with nothing
+    else left to prune goes whole. Forced words are never taken back. Removing
     as much as the overshoot in one step (not one group per exact count) keeps the number of
     exact counts logarithmic: 10,000 one-word documents need a handful, not 10,000. Then, with
     ``whole_units``, documents left without a whole unit lose their fragments.
     """
     removed = 0
+    fixed: set[int] | None = None  # protected words and blocks' words: the group goes whole
     while removed < over and chosen.groups:
         group = chosen.groups[-1]
         if problem.granularity == "word" and len(group) > 1:
-            victims = [w for w in group if w not in problem.protected]
+            fixed = _block_words(problem) | problem.protected if fixed is None else fixed
+            victims = [w for w in group if w not in fixed]
             pruned = _drop_words(problem, chosen, victims, over - removed, [group])
             removed += pruned
-            if group and pruned:  # else only protected words are left: the group goes whole
+            if group and pruned:  # else only fixed words are left: the group goes whole
                 break
         removed += _drop_last_group(problem, chosen)
     _drop_fragments(problem, chosen)
@@ -214,14 +217,18 @@ def _add_units(problem: SelectionProblem, chosen: Selection, order: list[int],
 
 def _prune(problem: SelectionProblem, chosen: Selection) -> None:
     """Bring an over-budget selection back under budget, least important words first."""
-    blocks = {w for (a, b), blk in zip(problem.unit_spans, problem.unit_blocks) if blk
-              for w in range(a, b)}
-    fixed = problem.forced | problem.protected | blocks
+    fixed = problem.forced | problem.protected | _block_words(problem)
     removable = [w for w in chosen.kept if w not in fixed]
     _drop_words(problem, chosen, removable, chosen.spent - problem.budget, chosen.groups)
     # Units are still over budget when blocks alone overflow it: take whole groups back.
     while chosen.spent > problem.budget and chosen.groups:
         _drop_last_group(problem, chosen)
+
+
+def _block_words(problem: SelectionProblem) -> set[int]:
+    """Words of the units that go whole or not at all (markdown and code blocks)."""
+    return {w for (a, b), blk in zip(problem.unit_spans, problem.unit_blocks) if blk
+            for w in range(a, b)}
 
 
 def _drop_words(problem: SelectionProblem, chosen: Selection, candidates: Iterable[int],

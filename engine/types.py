@@ -23,13 +23,15 @@ from tersify.errors import InvalidRequestError
 
 __all__ = [
     "BUDGET_SCOPES",
+    "DOCUMENT_KINDS",
     "GRANULARITIES",
     "REORDERS",
+    "BudgetScope",
     "CompressionRequest",
     "CompressionResult",
     "CompressionStats",
-    "BudgetScope",
     "Document",
+    "DocumentKind",
     "DocumentResult",
     "Granularity",
     "Reorder",
@@ -41,9 +43,11 @@ __all__ = [
 Reorder = Literal["original", "relevance", "edges"]
 Granularity = Literal["word", "sentence", "document"]
 BudgetScope = Literal["prompt", "contexts"]
+DocumentKind = Literal["auto", "text", "code"]
 REORDERS: tuple[Reorder, ...] = get_args(Reorder)
 GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
 BUDGET_SCOPES: tuple[BudgetScope, ...] = get_args(BudgetScope)
+DOCUMENT_KINDS: tuple[DocumentKind, ...] = get_args(DocumentKind)
 MAX_FORCE_KEEP = 200
 
 
@@ -55,16 +59,22 @@ class Document:
         text: The document's text.
         id: An optional caller identifier, echoed in the result.
         metadata: Optional caller data, echoed in the result untouched.
+        kind: ``code`` for source code, cut into blocks (a function, a class, a group of
+            statements) that are kept or dropped whole; ``text`` for prose and markdown, cut
+            into sentences and markdown blocks; ``auto`` (default) tells them apart by the
+            text's lines.
     """
 
     text: str
     id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    kind: DocumentKind = "auto"
 
     def __post_init__(self) -> None:
         require("document text", self.text, str, "a string")
         require("document id", self.id, (str, type(None)), "a string or None")
         require_metadata("document metadata", self.metadata)
+        require_choice("document kind", self.kind, DOCUMENT_KINDS)
 
 
 @dataclass(frozen=True, kw_only=True)

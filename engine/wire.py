@@ -1,9 +1,9 @@
 """JSON form of requests and results, shared by the HTTP server and its client.
 
 The JSON field names are the dataclass field names. A request's ``contexts`` entries are strings
-or ``{"text", "id", "metadata"}`` objects; ``target_ratio`` is a number or ``"auto"``. Reading
-is strict: an unknown field or a wrongly typed value raises :class:`InvalidRequestError` naming
-it, so a typo never silently falls back to a default.
+or ``{"text", "id", "metadata", "kind"}`` objects; ``target_ratio`` is a number or ``"auto"``.
+Reading is strict: an unknown field or a wrongly typed value raises
+:class:`InvalidRequestError` naming it, so a typo never silently falls back to a default.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tersify.types import (
 __all__ = ["request_from_dict", "request_to_dict", "result_from_dict"]
 
 REQUEST_FIELDS = tuple(f.name for f in fields(CompressionRequest))
-_DOCUMENT_FIELDS = ("text", "id", "metadata")
+_DOCUMENT_FIELDS = tuple(f.name for f in fields(Document))
 
 
 def request_to_dict(request: CompressionRequest) -> dict[str, Any]:
@@ -38,8 +38,8 @@ def request_to_dict(request: CompressionRequest) -> dict[str, Any]:
     if request.prompt is not None:
         del data["contexts"]
     else:
-        data["contexts"] = [{"text": d.text, "id": d.id, "metadata": dict(d.metadata)}
-                            for d in request.documents]
+        data["contexts"] = [{"text": d.text, "id": d.id, "metadata": dict(d.metadata),
+                             "kind": d.kind} for d in request.documents]
     return {name: value for name, value in data.items() if value is not None}
 
 
@@ -85,7 +85,8 @@ def _document(entry: Any, index: int) -> Document:
         raise InvalidRequestError(f"contexts[{index}].id must be a string")
     if not isinstance(metadata, Mapping):
         raise InvalidRequestError(f"contexts[{index}].metadata must be an object")
-    return Document(text=entry["text"], id=doc_id, metadata=dict(metadata))
+    return Document(text=entry["text"], id=doc_id, metadata=dict(metadata),
+                    kind=entry.get("kind", "auto"))
 
 
 def result_from_dict(data: Mapping[str, Any]) -> CompressionResult:

@@ -22,8 +22,22 @@ from tersify.errors import InvalidRequestError, MissingDependencyError, TersifyE
 from tersify.policies import available_policies, get_policy
 from tersify.presets import available_presets
 from tersify.scorers import available_scorers
-from tersify.types import REORDERS, CompressionRequest, CompressionResult, Document
+from tersify.types import (
+    DOCUMENT_KINDS,
+    REORDERS,
+    CompressionRequest,
+    CompressionResult,
+    Document,
+    DocumentKind,
+)
 from tersify.wire import request_from_dict
+
+# Files read as source code (Document.kind "code"): cut into whole blocks, never into sentences.
+# Any other file is told apart by its lines (kind "auto").
+CODE_SUFFIXES = frozenset(
+    ".py .pyi .js .mjs .cjs .ts .tsx .jsx .java .kt .kts .scala .go .rs .c .h .cc .cpp .cxx .hpp"
+    " .hh .cs .swift .m .mm .rb .php .pl .pm .lua .r .jl .sh .bash .zsh .fish .ps1 .sql .hs .ml"
+    " .ex .exs .erl .clj .dart .vue .svelte .zig .nim .v .proto .css .scss".split())
 
 
 def _budget_args(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("files", nargs="*", help="documents ('-' or nothing: standard input)")
     comp.add_argument("-r", "--recursive", action="store_true",
                       help="a directory argument means every file under it (hidden ones aside)")
+    comp.add_argument("--kind", choices=DOCUMENT_KINDS,
+                      help="read the files or standard input as code (whole blocks kept or "
+                      "dropped), as text, or tell them apart by their lines (auto); unset: code "
+                      "for files with a source-code suffix (.py, .js, .go, ...), auto otherwise")
     comp.add_argument("-q", "--question", default="", help="the question (kept verbatim)")
     comp.add_argument("-i", "--instruction", default="", help="instruction (kept verbatim)")
     comp.add_argument("--force-keep", action="append", default=[], metavar="TEXT",
@@ -112,16 +130,22 @@ def _given_texts(args: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in given.items() if value}
 
 
-def _documents(paths: Sequence[str], stdin: TextIO, recursive: bool = False) -> list[Document]:
+def _documents(paths: Sequence[str], stdin: TextIO, recursive: bool = False,
+               kind: DocumentKind | None = None) -> list[Document]:
     # Bytes that are not UTF-8 are replaced, in files and standard input alike.
     if not paths or list(paths) == ["-"]:
         buffer = getattr(stdin, "buffer", None)
         text = buffer.read().decode("utf-8", "replace") if buffer is not None else stdin.read()
         if not text.strip():
             raise InvalidRequestError("standard input is empty: pipe a prompt in or give files")
-        return [Document(text=text, id="stdin")]
-    return [Document(text=path.read_text(encoding="utf-8", errors="replace"), id=str(path))
+        return [Document(text=text, id="stdin", kind=kind or "auto")]
+    return [Document(text=path.read_text(encoding="utf-8", errors="replace"), id=str(path),
+                     kind=kind or _kind_of(path))
             for path in _files(paths, recursive)]
+
+
+def _kind_of(path: Path) -> DocumentKind:
+    return "code" if path.suffix.lower() in CODE_SUFFIXES else "auto"
 
 
 def _files(paths: Sequence[str], recursive: bool) -> list[Path]:
@@ -272,7 +296,7 @@ def _run(argv: Sequence[str] | None, stdin: TextIO | None) -> int:
             _batch(args, compressor, out)
             return 0
         else:
-            docs = _documents(args.files, stdin or sys.stdin, args.recursive)
+            docs = _documents(args.files, stdin or sys.stdin, args.recursive, args.kind)
             req = CompressionRequest(contexts=docs, question=args.question,
                                      instruction=args.instruction, force_keep=args.force_keep,
                                      reorder=args.reorder, **_settings(args))

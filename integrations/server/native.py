@@ -26,7 +26,7 @@ from pydantic import (
 from tersify.integrations.server import limits
 from tersify.integrations.server.names import DEFAULT_POLICY, PolicyName, engine_default
 from tersify.integrations.server.schemas import Int, KeepString, integral
-from tersify.types import BudgetScope, Granularity, Reorder
+from tersify.types import BudgetScope, DocumentKind, Granularity, Reorder
 
 __all__ = ["NativeBatch", "NativeBody", "NativeDocument", "NativeRequest",
            "state_allowed_scorers"]
@@ -41,6 +41,9 @@ class NativeDocument(BaseModel):
         default_factory=dict, description="Echoed in the result: at most "
         f"{limits.MAX_METADATA_BYTES:,} bytes as JSON, {limits.MAX_METADATA_DEPTH} levels deep, "
         "valid Unicode, finite numbers.")
+    kind: DocumentKind = Field(
+        default="auto", description="code: source code, cut into blocks kept or dropped whole; "
+        "text: prose and markdown; auto: told apart by the text's lines.")
 
     def chars(self) -> int:
         return limits.text_chars([self.text, self.id]) + limits.metadata_chars(self.metadata)

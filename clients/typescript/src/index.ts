@@ -28,6 +28,7 @@ export type {
   CompressionStats,
   ContextsRequest,
   Document,
+  DocumentKind,
   DocumentResult,
   Granularity,
   PromptRequest,

@@ -16,11 +16,15 @@ export type Granularity = "word" | "sentence" | "document";
  * then come on top). */
 export type BudgetScope = "prompt" | "contexts";
 
+/** What a document is: "auto" (told from its lines), "text" or "code" (cut into whole blocks). */
+export type DocumentKind = "auto" | "text" | "code";
+
 /** A context with an id and metadata, both echoed in its result. */
 export interface Document {
   readonly text: string;
   readonly id?: string | null | undefined;
   readonly metadata?: Readonly<Record<string, unknown>> | null | undefined;
+  readonly kind?: DocumentKind | undefined;
 }
 
 /** Settings shared by both forms of a request. All optional: absent (or undefined), the

@@ -7,13 +7,20 @@
  */
 
 import { InvalidArgumentError, isObject } from "./errors.js";
-import type { BudgetScope, CompressionRequest, Granularity, Reorder } from "./types.js";
+import type {
+  BudgetScope,
+  CompressionRequest,
+  DocumentKind,
+  Granularity,
+  Reorder,
+} from "./types.js";
 
 // The server's choices and fields (its OpenAPI document; a test compares them).
 export const REORDERS: readonly Reorder[] = ["original", "relevance", "edges"];
 export const GRANULARITIES: readonly Granularity[] = ["word", "sentence", "document"];
 export const BUDGET_SCOPES: readonly BudgetScope[] = ["prompt", "contexts"];
-export const DOCUMENT_FIELDS = ["text", "id", "metadata"];
+export const DOCUMENT_FIELDS = ["text", "id", "metadata", "kind"];
+export const DOCUMENT_KINDS: readonly DocumentKind[] = ["auto", "text", "code"];
 
 type Check = (value: unknown, name: string) => string | null;
 
@@ -107,12 +114,13 @@ function checkContexts(contexts: unknown, where: string): void {
 
 function checkDocument(entry: unknown, where: string): void {
   if (!isObject(entry)) {
-    throw new InvalidArgumentError(where, "must be a string or a {text, id, metadata} object");
+    throw new InvalidArgumentError(where,
+      "must be a string or a {text, id, metadata, kind} object");
   }
   const unknown = Object.keys(entry).filter((key) => !DOCUMENT_FIELDS.includes(key));
   if (unknown.length > 0) {
     throw new InvalidArgumentError(`${where}.${unknown[0]}`,
-      "unknown field; valid: text, id, metadata");
+      `unknown field; valid: ${DOCUMENT_FIELDS.join(", ")}`);
   }
   if (typeof entry["text"] !== "string") {
     throw new InvalidArgumentError(`${where}.text`, "must be a string");
@@ -124,6 +132,11 @@ function checkDocument(entry: unknown, where: string): void {
   const metadata = entry["metadata"];
   if (metadata !== undefined && metadata !== null && !isObject(metadata)) {
     throw new InvalidArgumentError(`${where}.metadata`, "must be an object or null");
+  }
+  const kind = entry["kind"];
+  if (kind !== undefined && !DOCUMENT_KINDS.includes(kind as DocumentKind)) {
+    throw new InvalidArgumentError(`${where}.kind`,
+      `must be one of ${DOCUMENT_KINDS.map((k) => JSON.stringify(k)).join(", ")}`);
   }
 }
 

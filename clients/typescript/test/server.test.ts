@@ -14,6 +14,7 @@ import {
 import {
   BUDGET_SCOPES,
   DOCUMENT_FIELDS,
+  DOCUMENT_KINDS,
   GRANULARITIES,
   REORDERS,
   REQUEST_FIELDS,
@@ -58,6 +59,7 @@ describe("a real tersify server", () => {
     assert.deepEqual(request!.properties["reorder"]!.enum, REORDERS);
     assert.deepEqual(request!.properties["granularity"]!.anyOf?.[0]?.enum, GRANULARITIES);
     assert.deepEqual(request!.properties["budget_scope"]!.enum, BUDGET_SCOPES);
+    assert.deepEqual(document!.properties["kind"]!.enum, DOCUMENT_KINDS);
   });
 
   it("compresses contexts within a token budget, keeping the question", async () => {
