@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from itertools import filterfalse
 from typing import Literal
 
+from tersify.duplicates import Guard, Twins
 from tersify.wholes import (
     NEAR,
     WINDOW,
@@ -64,6 +65,8 @@ class SelectionProblem:
         unit_doc: The document of each unit (read only with ``whole_units``).
         unit_anchor: Whether each unit, kept whole, anchors its document (``whole_units``).
         whole_units: A document keeps words only if it keeps a whole anchor unit.
+        twins: Units that repeat one another: a unit that repeats one with a kept word is
+            not added (:mod:`tersify.duplicates`); None adds repeats like any unit.
     """
 
     unit_spans: Sequence[tuple[int, int]]
@@ -81,6 +84,7 @@ class SelectionProblem:
     unit_doc: Sequence[int] = ()
     unit_anchor: Sequence[bool] = ()
     whole_units: bool = False
+    twins: Twins | None = None
     owner: dict[int, tuple[int, int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -200,6 +204,7 @@ def _add_units(problem: SelectionProblem, chosen: Selection, order: list[int],
                limit: float) -> None:
     cost = problem.word_cost
     anchored = _anchored(problem, chosen)
+    guard = Guard(problem.twins, chosen.kept)
     for u in order:
         first, last = problem.unit_spans[u]
         new = list(filterfalse(chosen.kept.__contains__, range(first, last)))
@@ -207,8 +212,11 @@ def _add_units(problem: SelectionProblem, chosen: Selection, order: list[int],
         if anchored is not None and not problem.unit_anchor[u] and \
                 problem.unit_doc[u] not in anchored:
             continue  # a lone heading says nothing of its own
+        if not guard.allows(u, started=len(new) < last - first):
+            continue  # it says again what a kept unit says
         if chosen.spent + extra <= limit:
             chosen.add(new, cost)
+            guard.note(u)
             if anchored is not None and problem.unit_anchor[u]:
                 anchored.add(problem.unit_doc[u])
         elif problem.contiguous:
@@ -298,6 +306,7 @@ def _fill(problem: SelectionProblem, chosen: Selection, order: list[int], budget
     a document without a whole anchor unit gets one whole unit or nothing.
     """
     anchored = _anchored(problem, chosen)
+    guard = Guard(problem.twins, chosen.kept)
     for u in order:
         if chosen.spent >= budget:
             return
@@ -305,17 +314,19 @@ def _fill(problem: SelectionProblem, chosen: Selection, order: list[int], budget
             continue
         first, last = problem.unit_spans[u]
         missing = list(filterfalse(chosen.kept.__contains__, range(first, last)))
-        if not missing:
+        if not missing or not guard.allows(u, started=len(missing) < last - first):
             continue
         if problem.unit_blocks[u] or (anchored is not None and problem.unit_doc[u] not in
                                       anchored and problem.unit_priority[u] != _FIRST):
             _fill_whole(problem, chosen, u, missing, anchored, budget)
-            continue
-        edge = problem.contiguous or problem.unit_priority[u] == _FIRST
-        room = budget - chosen.spent
-        chosen.add(_part(problem, missing, missing, room, edge=edge), problem.word_cost)
-        if problem.contiguous:
-            return
+        else:
+            edge = problem.contiguous or problem.unit_priority[u] == _FIRST
+            room = budget - chosen.spent
+            chosen.add(_part(problem, missing, missing, room, edge=edge), problem.word_cost)
+            if problem.contiguous:
+                return
+        if not chosen.kept.isdisjoint(missing):
+            guard.note(u)
 
 
 def _fill_whole(problem: SelectionProblem, chosen: Selection, u: int, missing: list[int],

@@ -112,6 +112,9 @@ class CompressionRequest:
         preserve_last: Units kept verbatim at the end of each document.
         keep_digits: Never prune a word that contains a digit from a kept unit (nor leave it
             out of a filled part of one).
+        dedupe: Keep a sentence once: a unit whose words repeat, or nearly repeat, those of a
+            unit already kept (in any document) is not kept again, unless it holds a forced
+            word; its budget goes to the next best text. ``False`` keeps every copy.
         reorder: Document order in the output: ``original``, ``relevance`` or ``edges``.
         granularity: Smallest unit removed: ``word``, ``sentence`` or ``document``. Unset, the
             policy's (``word`` for ``tersify``) with each document keeping at least one whole
@@ -133,6 +136,7 @@ class CompressionRequest:
     preserve_first: int = 0
     preserve_last: int = 0
     keep_digits: bool = False
+    dedupe: bool = True
     reorder: Reorder = "original"
     granularity: Granularity | None = None
     policy: str = "tersify"
@@ -180,6 +184,7 @@ class CompressionRequest:
         require_count("preserve_first", self.preserve_first)
         require_count("preserve_last", self.preserve_last)
         require("keep_digits", self.keep_digits, bool, "true or false")
+        require("dedupe", self.dedupe, bool, "true or false")
         require_choice("reorder", self.reorder, REORDERS)
         if self.granularity is not None:
             require_choice("granularity", self.granularity, GRANULARITIES)

@@ -92,6 +92,7 @@ class NativeRequest(BaseModel):
     preserve_first: Int = Field(default=engine_default("preserve_first"), ge=0, le=1000)
     preserve_last: Int = Field(default=engine_default("preserve_last"), ge=0, le=1000)
     keep_digits: StrictBool = engine_default("keep_digits")
+    dedupe: StrictBool = engine_default("dedupe")
     reorder: Reorder = engine_default("reorder")
     granularity: Granularity | None = engine_default("granularity")
     policy: PolicyName = DEFAULT_POLICY
