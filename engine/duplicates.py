@@ -87,21 +87,17 @@ def near_pairs(keys: Sequence[tuple[str, ...]], threshold: float) -> list[list[i
     """Per word sequence, the others whose bigram sets are ``threshold``-similar to its own and
     that hold the same numbers (see the module docstring)."""
     sets = [frozenset(zip(k, k[1:])) for k in keys]
-    seen: set[tuple[str, str]] = set()
-    shared: set[tuple[str, str]] = set()  # bigrams of two sequences or more
-    for bigrams in sets:
-        shared.update(bigrams & seen)
-        seen.update(bigrams)
-    sets_shared = [bigrams & shared for bigrams in sets]
-    freq = Counter(chain.from_iterable(sets_shared))
+    freq = Counter(chain.from_iterable(sets))
     near: list[list[int]] = [[] for _ in keys]
     listed: dict[tuple[str, str], list[int]] = {}
-    for c, (bigrams, common) in enumerate(zip(sets, sets_shared)):
-        # The bigrams of no other sequence come first in the order (they find nothing), then
-        # the rarest; ties by the bigram, so the outcome never depends on hashing.
-        prefix = len(common) - math.ceil(threshold * len(bigrams)) + 1
+    for c, bigrams in enumerate(sets):
+        # Rarest first (the bigrams of no other sequence find nothing); ties by the bigram, so
+        # the outcome never depends on hashing.
+        prefix = len(bigrams) - math.ceil(threshold * len(bigrams)) + 1
+        if list(map(freq.__getitem__, bigrams)).count(1) >= prefix:
+            continue  # its prefix is its own: no other shares enough bigrams to be like it
         compared: set[int] = set()
-        for key in sorted(common, key=lambda b: (freq[b], b))[:max(0, prefix)]:
+        for key in sorted(sorted(bigrams), key=freq.__getitem__)[:prefix]:
             others = listed.setdefault(key, [])
             compared.update(others[: _COMPARED - len(compared)])
             if len(others) < _LISTED:
