@@ -53,6 +53,7 @@ TYPED = {
     "preserve_first": st.integers(0, 2),
     "preserve_last": st.integers(0, 2),
     "keep_digits": st.booleans(),
+    "dedupe": st.booleans(),
     "reorder": st.sampled_from(["original", "relevance", "edges"]),
     "granularity": st.sampled_from([None, "word", "sentence", "document"]),
     "policy": st.sampled_from(["tersify", "truncation", "fifo", "summarization", "h2o", "x"]),
