@@ -188,27 +188,28 @@ class Job:
                 owner.append(d)
                 # A code block opening with a ``#`` comment is no markdown heading.
                 anchor.append(doc.code or not (unit.block and _is_heading(doc.word(unit.first))))
+        forced = self.forced | self.minimum(plan)
         return SelectionProblem(
             unit_spans=spans, unit_blocks=blocks, unit_priority=priority, word_cost=self.costs,
             word_importance=list(chain.from_iterable(plan.word_importance)),
-            budget=self.context_budget_estimate(), forced=self.forced | self.minimum(plan),
-            protected=self.protected,
+            budget=self.context_budget_estimate(), forced=forced, protected=self.protected,
             granularity="sentence" if granularity != "word" else "word",
             unit_budget_factor=plan.unit_budget_factor, contiguous=plan.contiguous,
             atoms=self.atoms, unit_doc=owner, unit_anchor=anchor,
             whole_units=plan.whole_units and self.req.granularity is None,
-            twins=self._twins(spans, owner, anchor) if self.req.dedupe and not plan.contiguous
-            else None)
+            twins=self._twins(spans, owner, anchor, forced)
+            if self.req.dedupe and not plan.contiguous else None)
 
-    def _twins(self, spans: list[tuple[int, int]], owner: list[int],
-               anchor: list[bool]) -> Twins:
-        """Which of these units repeat one another (a heading never counts as a repeat)."""
+    def _twins(self, spans: list[tuple[int, int]], owner: list[int], anchor: list[bool],
+               forced: set[int] | frozenset[int]) -> Twins:
+        """Which of these units repeat one another (a heading never counts as a repeat);
+        those that hold a ``forced`` word are kept whatever they repeat."""
         texts: list[str | None] = []
         for (a, b), d, keep in zip(spans, owner, anchor):
             doc, off = self.docs[d], self.offsets[d]
             texts.append(doc.text[doc.word_starts[a - off]:doc.word_ends[b - 1 - off]]
                          if keep else None)
-        return Twins.of(texts, spans, self.forced)
+        return Twins.of(texts, spans, forced)
 
     def minimum(self, plan: Plan) -> set[int]:
         """The words of the best unit of each of the ``min_documents`` most relevant documents
