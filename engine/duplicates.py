@@ -26,9 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain, repeat
 
-from tersify.segment import UNSPACED_LETTERS
+from tersify.segment import UNSPACED_LETTERS, Segmented
 
-__all__ = ["THRESHOLD", "Guard", "Twins"]
+__all__ = ["THRESHOLD", "Guard", "Twins", "near_pairs", "unit_texts", "words"]
 
 THRESHOLD = 0.8  # bigram Jaccard similarity from which two units are near-duplicates
 MIN_WORDS = 3  # shorter units ("Yes.", "See below.") are never duplicates
@@ -73,6 +73,20 @@ class Twins:
         word_unit = list(chain.from_iterable(repeat(u, b - a) for u, (a, b) in enumerate(spans)))
         return cls(unit_class=unit_class, near=near_pairs(list(classes), threshold),
                    word_unit=word_unit, exempt=frozenset(map(word_unit.__getitem__, forced)))
+
+
+def unit_texts(docs: Sequence[Segmented], offsets: Sequence[int],
+               spans: Sequence[tuple[int, int]], owner: Sequence[int],
+               anchor: Sequence[bool]) -> list[str | None]:
+    """The text of each unit (global word ``spans`` of documents ``owner`` whose first words
+    are at ``offsets``), None for one that never counts as a repeat (not an ``anchor``: a
+    heading)."""
+    texts: list[str | None] = []
+    for (a, b), d, keep in zip(spans, owner, anchor):
+        doc, off = docs[d], offsets[d]
+        texts.append(doc.text[doc.word_starts[a - off]:doc.word_ends[b - 1 - off]]
+                     if keep else None)
+    return texts
 
 
 def words(text: str) -> list[str]:

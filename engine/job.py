@@ -16,7 +16,7 @@ from itertools import chain, repeat
 from operator import sub
 
 from tersify.assemble import Slice, ordered_prompt, slices_of, spans_of, spell
-from tersify.duplicates import Twins
+from tersify.duplicates import Twins, unit_texts
 from tersify.patterns import compile_matchers
 from tersify.phrases import phrase_spans
 from tersify.policies import Plan
@@ -197,19 +197,8 @@ class Job:
             unit_budget_factor=plan.unit_budget_factor, contiguous=plan.contiguous,
             atoms=self.atoms, unit_doc=owner, unit_anchor=anchor,
             whole_units=plan.whole_units and self.req.granularity is None,
-            twins=self._twins(spans, owner, anchor, forced)
-            if self.req.dedupe and not plan.contiguous else None)
-
-    def _twins(self, spans: list[tuple[int, int]], owner: list[int], anchor: list[bool],
-               forced: set[int] | frozenset[int]) -> Twins:
-        """Which of these units repeat one another (a heading never counts as a repeat);
-        those that hold a ``forced`` word are kept whatever they repeat."""
-        texts: list[str | None] = []
-        for (a, b), d, keep in zip(spans, owner, anchor):
-            doc, off = self.docs[d], self.offsets[d]
-            texts.append(doc.text[doc.word_starts[a - off]:doc.word_ends[b - 1 - off]]
-                         if keep else None)
-        return Twins.of(texts, spans, forced)
+            twins=Twins.of(unit_texts(self.docs, self.offsets, spans, owner, anchor), spans,
+                           forced) if self.req.dedupe and not plan.contiguous else None)
 
     def minimum(self, plan: Plan) -> set[int]:
         """The words of the best unit of each of the ``min_documents`` most relevant documents
