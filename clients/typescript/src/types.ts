@@ -52,6 +52,8 @@ export interface CompressionSettings {
   readonly preserve_last?: number | undefined;
   /** Never prune a word holding a digit from a kept unit. */
   readonly keep_digits?: boolean | undefined;
+  /** Keep a sentence once: a repeat (or near repeat) of a kept one is dropped (default true). */
+  readonly dedupe?: boolean | undefined;
   readonly reorder?: Reorder | undefined;
   readonly granularity?: Granularity | null | undefined;
   /** A compression policy the server knows (default "tersify"). */

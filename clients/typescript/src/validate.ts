@@ -62,6 +62,7 @@ const FIELDS: ReadonlyMap<string, Check> = new Map(Object.entries({
   preserve_first: count,
   preserve_last: count,
   keep_digits: (v) => (typeof v === "boolean" ? null : "must be true or false"),
+  dedupe: (v) => (typeof v === "boolean" ? null : "must be true or false"),
   reorder: oneOf(REORDERS, false),
   granularity: oneOf(GRANULARITIES, true),
   policy: name,
