@@ -13,8 +13,8 @@ Srikant 2007, "Scaling up all pairs similarity search", https://doi.org/10.1145/
 with each set's bigrams ordered rarest first, two sets that reach the threshold share one of
 their first ``n - ceil(THRESHOLD * n) + 1`` bigrams, so only units that share a rare bigram are
 compared. The units listed under one bigram and the units compared with one unit are capped, so a
-megabyte of near-identical lines stays linear; a near pair missed that way is kept twice, and a
-distinct sentence is never lost.
+megabyte of near-identical lines stays linear: the caps can only miss a near pair (kept twice),
+never invent one.
 """
 
 from __future__ import annotations
