@@ -186,3 +186,12 @@ def test_a_megabyte_of_repeats_keeps_each_sentence_once() -> None:
     assert sum("newsletter" in d.text for d in result.documents) <= 1
     assert result.stats.budget_met
     assert math.isclose(result.stats.compressed_tokens, result.stats.target_tokens, rel_tol=0.05)
+
+
+def test_a_document_given_twice_is_kept_once_at_document_granularity() -> None:
+    twin = " ".join(BASE[:3])
+    other = " ".join(BASE[3:])
+    result = COMPRESSOR.compress(contexts=[twin, twin.upper(), other], question="tram",
+                                 target_ratio=0.7, granularity="document")
+    kept = [d.kept for d in result.documents]
+    assert kept[0] != kept[1] and kept[2]  # the best copy of the twins, and the other
