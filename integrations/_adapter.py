@@ -79,6 +79,7 @@ class AdapterOptions(BaseModel):
     preserve_first: int = Field(default=_REQUEST_DEFAULTS["preserve_first"], ge=0)
     preserve_last: int = Field(default=_REQUEST_DEFAULTS["preserve_last"], ge=0)
     keep_digits: bool = _REQUEST_DEFAULTS["keep_digits"]
+    dedupe: bool = _REQUEST_DEFAULTS["dedupe"]
     granularity: Granularity | None = _REQUEST_DEFAULTS["granularity"]
     # Order of the returned documents: False/"original" as given, True/"relevance" best first,
     # "edges" best at both ends (against "lost in the middle").
@@ -171,7 +172,7 @@ def build_request(items: Sequence[Item], query: str | None,
         scorer=options.scorer, policy=options.policy, force_keep=tuple(options.force_keep),
         force_keep_patterns=tuple(options.force_keep_patterns),
         preserve_first=options.preserve_first, preserve_last=options.preserve_last,
-        keep_digits=options.keep_digits, granularity=options.granularity)
+        keep_digits=options.keep_digits, dedupe=options.dedupe, granularity=options.granularity)
 
 
 def compress(adapter: AdapterOptions, items: Sequence[Item],
