@@ -61,17 +61,21 @@ class Twins:
 
     @classmethod
     def of(cls, texts: Sequence[str | None], spans: Sequence[tuple[int, int]],
-           forced: Iterable[int], threshold: float = THRESHOLD) -> Twins:
+           forced: Iterable[int], *, exact: Sequence[bool] = (),
+           threshold: float = THRESHOLD) -> Twins:
         """The twins of units with these ``texts`` (None: never a duplicate) and word
-        ``spans``, where the ``forced`` words exempt their units."""
+        ``spans``, where the ``forced`` words exempt their units. A unit marked ``exact`` (a
+        block: code, a table row, a whole document) is the twin of its exact repeats only:
+        in code, a near repeat is another function."""
         classes: dict[tuple[str, ...], int] = {}
         unit_class = []
         for text in texts:
             found = words(text) if text is not None else []
             unit_class.append(classes.setdefault(tuple(found), len(classes))
                               if len(found) >= MIN_WORDS else -1)
+        strict = {c for c, is_exact in zip(unit_class, exact) if is_exact and c >= 0}
         word_unit = list(chain.from_iterable(repeat(u, b - a) for u, (a, b) in enumerate(spans)))
-        return cls(unit_class=unit_class, near=near_pairs(list(classes), threshold),
+        return cls(unit_class=unit_class, near=near_pairs(list(classes), threshold, strict),
                    word_unit=word_unit, exempt=frozenset(map(word_unit.__getitem__, forced)))
 
 
@@ -97,19 +101,21 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
-def near_pairs(keys: Sequence[tuple[str, ...]], threshold: float) -> list[list[int]]:
+def near_pairs(keys: Sequence[tuple[str, ...]], threshold: float,
+               exact: Iterable[int] = ()) -> list[list[int]]:
     """Per word sequence, the others whose bigram sets are ``threshold``-similar to its own and
-    that hold the same numbers (see the module docstring)."""
+    that hold the same numbers (see the module docstring); none for those ``exact`` lists."""
     sets = [frozenset(zip(k, k[1:])) for k in keys]
     freq = Counter(chain.from_iterable(sets))
     near: list[list[int]] = [[] for _ in keys]
     listed: dict[tuple[str, str], list[int]] = {}
+    skip = set(exact)
     for c, bigrams in enumerate(sets):
         # Rarest first (the bigrams of no other sequence find nothing); ties by the bigram, so
         # the outcome never depends on hashing.
         prefix = len(bigrams) - math.ceil(threshold * len(bigrams)) + 1
-        if list(map(freq.__getitem__, bigrams)).count(1) >= prefix:
-            continue  # its prefix is its own: no other shares enough bigrams to be like it
+        if c in skip or list(map(freq.__getitem__, bigrams)).count(1) >= prefix:
+            continue  # exact only, or its prefix is its own: none shares enough bigrams with it
         compared: set[int] = set()
         for key in sorted(sorted(bigrams), key=freq.__getitem__)[:prefix]:
             others = listed.setdefault(key, [])

@@ -198,7 +198,8 @@ class Job:
             atoms=self.atoms, unit_doc=owner, unit_anchor=anchor,
             whole_units=plan.whole_units and self.req.granularity is None,
             twins=Twins.of(unit_texts(self.docs, self.offsets, spans, owner, anchor), spans,
-                           forced) if self.req.dedupe and not plan.contiguous else None)
+                           forced, exact=blocks) if self.req.dedupe and not plan.contiguous
+            else None)
 
     def minimum(self, plan: Plan) -> set[int]:
         """The words of the best unit of each of the ``min_documents`` most relevant documents
