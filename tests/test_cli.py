@@ -178,7 +178,9 @@ def test_empty_standard_input_exits_2() -> None:
 
 def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
     # As `tersify compress ... | head -1`: the output pipe closes after its first line.
-    text = "The tram opened in 1961 and ran along the harbour.\n" * 3000
+    # distinct lines (a repeated one is kept once): a long output that fills the pipe
+    text = "".join(f"Tram line {i} opened in {1000 + i} and ran along the harbour.\n"
+                   for i in range(3000))
     proc = subprocess.Popen([*TERSIFY, "compress", "-q", "When?", "--ratio", "0.9"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
