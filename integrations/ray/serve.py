@@ -29,7 +29,7 @@ import logging
 import os
 import signal
 import sys
-import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, TextIO
@@ -208,10 +208,20 @@ def app_from_env(args: dict[str, str] | None = None) -> Any:
     return build(ServerSettings.from_env(), ReplicaOptions.from_env(given=args))
 
 
+class _Stopped(BaseException):
+    """SIGINT or SIGTERM: stop serving (a BaseException, like KeyboardInterrupt, so that no
+    ``except Exception`` on the way swallows it)."""
+
+
+def _stop(*_: object) -> None:
+    raise _Stopped
+
+
 def serve_until_stopped(settings: ServerSettings, options: ReplicaOptions, *, host: str,
                         port: int, out: TextIO = sys.stdout) -> int:
     """Deploy on a local Ray instance, or the cluster at ``RAY_ADDRESS``; serve until SIGINT or
-    SIGTERM; then shut Serve (and a local Ray) down. The exit status."""
+    SIGTERM, which may come while the replicas start; then shut Serve (and a local Ray) down.
+    The exit status: 0, or 1 when the replicas could not start (one line says why)."""
     import ray
 
     app = build(settings, options)  # a bad setting stops us before Ray starts
@@ -221,25 +231,37 @@ def serve_until_stopped(settings: ServerSettings, options: ReplicaOptions, *, ho
         ray.init(logging_level=logging.WARNING)
     else:
         ray.init(include_dashboard=False, logging_level=logging.WARNING)
-    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # over Ray's own, which exits at once
+        signal.signal(sig, _stop)
     try:
-        serve.start(http_options={"host": host, "port": port})
-        serve.run(app, name=APP_NAME, route_prefix="/")
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-        where = "the Ray cluster at RAY_ADDRESS" if joining else "a local Ray instance"
-        out.write(f"tersify serving on http://{host}:{port} (docs at /docs), "
-                  f"{_replicas(options)} on {where}\n")
-        out.flush()
-        while not stop.wait(0.5):
-            pass
+        return _deploy_and_wait(app, options, host=host, port=port, joining=joining, out=out)
+    except _Stopped:
+        return 0
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):  # a second signal ends us at once
+            signal.signal(sig, signal.SIG_DFL)
         if joining:  # the cluster's Serve stays up for its other applications
             serve.delete(APP_NAME)
         else:
             serve.shutdown()  # type: ignore[no-untyped-call]
         ray.shutdown()
-    return 0
+
+
+def _deploy_and_wait(app: Any, options: ReplicaOptions, *, host: str, port: int,
+                     joining: bool, out: TextIO) -> int:
+    serve.start(http_options={"host": host, "port": port})
+    try:
+        serve.run(app, name=APP_NAME, route_prefix="/")
+    except Exception as exc:  # a replica failed to start (Serve gave up retrying)
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        sys.stderr.write(f"tersify: error: the replicas could not start: {reason}\n")
+        return 1
+    where = "the Ray cluster at RAY_ADDRESS" if joining else "a local Ray instance"
+    out.write(f"tersify serving on http://{host}:{port} (docs at /docs), "
+              f"{_replicas(options)} on {where}\n")
+    out.flush()
+    while True:
+        time.sleep(3600)
 
 
 def _replicas(options: ReplicaOptions) -> str:
