@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import ADMIN_TOKEN
-from test_server_process import BODY, serve
+from test_server_process import BODY, CLI
 
 pytest.importorskip("ray.serve")
 from ray import serve as ray_serve  # noqa: E402
@@ -49,30 +50,40 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for_line(path: Path, text: str, seconds: float = 120) -> None:
-    """Wait until ``path`` holds ``text`` (the proxy answers 404 before the app is there)."""
-    deadline = time.monotonic() + seconds
-    while text not in path.read_text():
-        assert time.monotonic() < deadline, f"no {text!r} in {seconds} s"
-        time.sleep(0.2)
-
-
 def test_serve_ray_starts_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
-    env = {"TERSIFY_WORKERS": "", "TERSIFY_ADMIN_TOKEN": ADMIN_TOKEN,
+    env = {**os.environ, "TERSIFY_ADMIN_TOKEN": ADMIN_TOKEN,
            "TERSIFY_DATABASE_URL": f"sqlite:///{tmp_path / 'keys.db'}",
            "TERSIFY_RAY_REPLICA_CPUS": "0.5", "RAY_USAGE_STATS_ENABLED": "0"}
-    with serve(tmp_path, {**env, "RAY_ADDRESS": ""}, "--ray", "--replicas", "1") as (
-            process, url):  # a local instance, never a cluster the environment names
-        _wait_for_line(tmp_path / "out.txt", "tersify serving on")  # Serve's proxy answers
+    env.pop("RAY_ADDRESS", None)  # a local instance, never a cluster the environment names
+    port = _free_port()
+    with open(tmp_path / "out.txt", "w") as out, open(tmp_path / "err.txt", "w") as err:
+        process = subprocess.Popen([*CLI, "serve", "--ray", "--replicas", "1", "--port",
+                                    str(port)], env=env, cwd=tmp_path, stdout=out, stderr=err)
+    try:
+        _wait_for_line(process, tmp_path / "out.txt", "tersify serving on")
+        url = f"http://127.0.0.1:{port}"
         created = httpx.post(url + "/admin/keys", headers=ADMIN, json={"name": "cli"})
         secret = created.json()["secret"]
         answer = httpx.post(url + "/v1/tersify", headers={"X-API-Key": secret}, json=BODY)
         assert answer.status_code == 200 and "X-Tersify-Worker" in answer.headers
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
-    out = (tmp_path / "out.txt").read_text()
-    assert "1 replica on a local Ray instance" in out, out
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    out_text = (tmp_path / "out.txt").read_text()
+    assert "1 replica on a local Ray instance" in out_text, out_text
     assert "Traceback" not in (tmp_path / "err.txt").read_text()
+
+
+def _wait_for_line(process: subprocess.Popen[bytes], path: Path, text: str) -> None:
+    """Wait until ``path`` holds ``text``: Serve's proxy answers (404) before the app is up."""
+    deadline = time.monotonic() + 120
+    while text not in path.read_text():
+        assert process.poll() is None, path.with_name("err.txt").read_text()[-2000:]
+        assert time.monotonic() < deadline, f"no {text!r} in 120 s"
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -137,12 +148,38 @@ def test_every_dialect_answers_a_key_and_refuses_a_bad_one(url: str, path: str) 
 
 def test_usage_is_exact_under_50_concurrent_clients_and_both_replicas_serve(url: str) -> None:
     key_id, secret = _key(url, "burst", 10_000)
+    calls_before, compressed_before = _engine_calls(url)
     answers = asyncio.run(_burst(url, secret, 200, clients=50))
     assert Counter(r.status_code for r in answers) == {200: 200}
     replicas = Counter(r.headers["X-Tersify-Worker"] for r in answers)
     assert len(replicas) == 2, replicas
     usage = httpx.get(url + f"/api/keys/{key_id}/usage", headers=ADMIN).json()
     assert usage["requests"] == 200
+    calls, compressed = _engine_calls(url)
+    assert compressed - compressed_before == 200
+    assert calls - calls_before < 200  # @serve.batch had requests share engine calls
+
+
+def _engine_calls(url: str, replicas: int = 2) -> tuple[float, float]:
+    """Engine calls and the requests they compressed, summed over the replicas (each answers
+    /metrics for itself; asked together, as Serve's router sends idle traffic to one)."""
+    async def ask() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return list(await asyncio.gather(*(client.get(url + "/metrics", headers=ADMIN)
+                                               for _ in range(16))))
+
+    seen: dict[str, tuple[float, float]] = {}
+    for _ in range(20):
+        for answer in asyncio.run(ask()):
+            lines = dict(line.rsplit(" ", 1) for line in answer.text.splitlines()
+                         if line.startswith("tersify_engine_batch_requests_"))
+            seen[answer.headers["X-Tersify-Worker"]] = (
+                float(lines["tersify_engine_batch_requests_count"]),
+                float(lines["tersify_engine_batch_requests_sum"]))
+        if len(seen) == replicas:
+            break
+    assert len(seen) == replicas, seen
+    return sum(c for c, _ in seen.values()), sum(s for _, s in seen.values())
 
 
 def test_a_rate_limit_is_shared_by_the_replicas(url: str) -> None:

@@ -164,6 +164,7 @@ class TersifyReplica:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
+        self.metrics: Any = None  # the app's, once built
         # Patterns come from clients: RE2, as in the app factory.
         self.engine = Compressor(preset=settings.preset, linear_patterns=True)
         self.compress.set_max_batch_size(settings.max_batch)  # type: ignore[attr-defined]
@@ -175,13 +176,17 @@ class TersifyReplica:
         from tersify.integrations.server.app import create_app
 
         replica = serve.get_replica_context().replica_id.unique_id
-        return create_app(self.settings, compressor=self.engine, worker_id=replica,
-                          engine_runner=self.compress)
+        app = create_app(self.settings, compressor=self.engine, worker_id=replica,
+                         engine_runner=self.compress)
+        self.metrics = app.state.metrics
+        return app
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
     async def compress(self, requests: list[CompressionRequest]) -> list[Outcome]:
         """Each request's outcome; the requests share their scorers' model passes. Off the
         event loop, which keeps serving meanwhile."""
+        if self.metrics is not None:
+            self.metrics.count_batch(len(requests))
         return await asyncio.to_thread(compress_each, self.engine, requests)
 
 

@@ -79,7 +79,8 @@ def create_app(settings: ServerSettings | None = None, *, compressor: Compressor
         engine, max_batch=settings.max_batch, max_wait_ms=settings.batch_wait_ms,
         threads=settings.engine_threads, processes=processes, factory=factory,
         max_queue=settings.max_queue, deadline_s=settings.deadline_s, scorers=settings.scorers,
-        on_fallback=app.state.metrics.count_fallback, runner=engine_runner)
+        on_fallback=app.state.metrics.count_fallback,
+        on_batch=app.state.metrics.count_batch, runner=engine_runner)
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(InFlightLimit, limit=settings.limit_concurrency)

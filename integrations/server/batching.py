@@ -54,6 +54,7 @@ class Batcher:
         factory: Builds the engine in each worker process; needed when ``processes`` > 0.
         scorers: The scorers requests may name, built by :meth:`start` with the engine.
         on_fallback: Called with a model scorer's name each time the lexical one stood in.
+        on_batch: Called with the number of requests of each engine call.
         runner: Compresses each request in place of this Batcher's own batches (threads or
             processes): admission, deadlines and fallback notes stay here.
     """
@@ -63,6 +64,7 @@ class Batcher:
                  factory: Callable[[], Compressor] | None = None, max_queue: int = 256,
                  deadline_s: float = 30.0, scorers: Sequence[str] = (),
                  on_fallback: Callable[[str], None] | None = None,
+                 on_batch: Callable[[int], None] | None = None,
                  runner: Runner | None = None) -> None:
         if processes and factory is None:
             raise ValueError("engine processes need a picklable factory to build their engine")
@@ -75,7 +77,7 @@ class Batcher:
         self._queue: list[_Item] = []
         self._flush: asyncio.TimerHandle | None = None
         self._running: set[asyncio.Task[None]] = set()
-        self._on_fallback = on_fallback
+        self._on_fallback, self._on_batch = on_fallback, on_batch
         self.runner = runner
         self._outages: dict[str, Outage] = {}
         self._start_lock = threading.Lock()
@@ -181,6 +183,8 @@ class Batcher:
             if not batch:
                 return
             self.batches += 1
+            if self._on_batch is not None:
+                self._on_batch(len(batch))
             started = time.monotonic()
             requests = [item.request for item in batch]
             try:
