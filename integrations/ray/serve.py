@@ -19,7 +19,9 @@ Shared by every replica: keys and usage (the database: PostgreSQL across machine
 limits (Redis; a SQLite file serves only replicas on one machine). Each replica has its own:
 engine and models, batch queue, ``max_queue``, in-flight limit, metrics; its id is on every
 response as ``X-Tersify-Worker``. So more than one replica needs shared limits, as
-``--workers`` does.
+``--workers`` does. The settings, the admin token and database password included, reach the
+replicas as the deployment's arguments, which Ray keeps in its control store: whoever can
+reach the cluster's ports can read them, so keep the cluster private (as Ray advises anyway).
 """
 
 from __future__ import annotations
@@ -204,7 +206,10 @@ def build(settings: ServerSettings, options: ReplicaOptions | None = None) -> An
     settings = replica_settings(settings, options)
     KeyStore(settings.database_url).close()
     deployment = serve.deployment(name="TersifyReplica")(TersifyReplica)
-    return deployment.options(**options.deployment_options()).bind(settings)
+    # A stopping replica waits for its requests in flight as long as one server would.
+    return deployment.options(**options.deployment_options(),
+                              graceful_shutdown_timeout_s=settings.shutdown_timeout_s
+                              ).bind(settings)
 
 
 def app_from_env(args: dict[str, str] | None = None) -> Any:
