@@ -2,7 +2,8 @@
 
     python benchmarks/load.py --presets fast,accurate --clients 1,8,32 --workers 1,2
 
-For each preset and worker count it starts ``tersify serve --workers N`` (uvicorn, SQLite in
+For each preset and worker count it starts ``tersify serve --workers N`` (with ``--ray``:
+``tersify serve --ray --replicas N``, Ray Serve on a local Ray instance) (uvicorn, SQLite in
 a temporary folder, a key with a limit high enough never to bite) and sends the same 20-document
 request (question 0 of ../shared/eval/nq20.jsonl, about 2,400 cl100k tokens, ratio 0.25) to the
 Compresso endpoint ``POST /v1/prompt-compress`` from ``c`` concurrent clients, each sending its
@@ -44,6 +45,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--presets", default="fast,accurate")
     p.add_argument("--clients", default="1,8,32")
     p.add_argument("--workers", default="1", help="worker counts, comma-separated")
+    p.add_argument("--ray", action="store_true",
+                   help="Ray Serve replicas (serve --ray --replicas N) in place of workers")
     p.add_argument("--requests", type=int, default=64, help="requests per client level")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "eval" / "nq20.jsonl"))
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "load.md"))
@@ -63,7 +66,8 @@ class Server:
     log in ``log``."""
 
     def __init__(self, preset: str, env: Mapping[str, str] | None = None,
-                 names: Sequence[str] = ("load",), workers: int = 1) -> None:
+                 names: Sequence[str] = ("load",), workers: int = 1,
+                 ray: bool = False) -> None:
         self.folder = tempfile.TemporaryDirectory(prefix="tersify-load-")
         self.url_db = f"sqlite:///{self.folder.name}/keys.db"
         self.log = Path(self.folder.name) / "err.txt"
@@ -77,14 +81,15 @@ class Server:
             self.keys[name] = (out.split("id: ")[1].split()[0],
                                out.split("secret: ")[1].split()[0])
         self.key = self.keys[names[0]][1]
+        scale = ["--ray", "--replicas", str(workers)] if ray else ["--workers", str(workers)]
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
                 [*cli, "serve", "--port", str(self.port), "--database-url", self.url_db,
-                 "--workers", str(workers)],
+                 *scale],
                 env={**os.environ, "TERSIFY_PRESET": preset, **(env or {})},
                 stdout=subprocess.DEVNULL, stderr=log)
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
                 if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
@@ -184,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for preset in args.presets.split(","):
         engine = engine_rate(preset, body)  # before the server starts: it has the cores alone
         for workers in (int(w) for w in args.workers.split(",")):
-            server = Server(preset, workers=workers)
+            server = Server(preset, workers=workers, ray=args.ray)
             try:
                 for clients in (int(c) for c in args.clients.split(",")):
                     r = asyncio.run(level(server, body, clients, args.requests))
@@ -199,8 +204,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     write_table_page(
         args.out, "tersify load benchmark", machine_line,
         "nq20 question 0 (20 documents, ~2,400 cl100k tokens), target_ratio 0.25, "
-        "POST /v1/prompt-compress; `tersify serve --workers N` (N uvicorn processes, each "
-        "with the engine in one worker process of its own), SQLite. engine req/s: the same "
+        "POST /v1/prompt-compress; " + ("`tersify serve --ray --replicas N` (N Ray Serve "
+        "replicas behind Serve's proxy, each with the engine in its own process; RSS counts "
+        "Ray's own processes too)" if args.ray else "`tersify serve --workers N` (N uvicorn "
+        "processes, each with the engine in one worker process of its own)") + ", SQLite. "
+        "engine req/s: the same "
         "request compressed in the benchmark's own process, one after another, before the "
         "server starts; server RSS: the serving processes and their engines after the level",
         rows)

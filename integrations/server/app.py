@@ -22,7 +22,7 @@ from tersify._optional import require
 from tersify.compressor import Compressor
 from tersify.errors import TersifyError
 from tersify.integrations.server.auth import Gate
-from tersify.integrations.server.batching import Batcher
+from tersify.integrations.server.batching import Batcher, Runner
 from tersify.integrations.server.errors import install_handlers
 from tersify.integrations.server.guards import BodyLimit, InFlightLimit
 from tersify.integrations.server.native import state_allowed_scorers
@@ -35,15 +35,18 @@ __all__ = ["create_app"]
 
 def create_app(settings: ServerSettings | None = None, *, compressor: Compressor | None = None,
                compressor_factory: Callable[[], Compressor] | None = None,
-               worker_id: str | None = None) -> Any:
+               worker_id: str | None = None, engine_runner: Runner | None = None) -> Any:
     """A FastAPI app; ``settings`` default to :meth:`ServerSettings.from_env`.
 
     The engine is the preset's unless given: ``compressor`` runs in this process (threads),
     ``compressor_factory`` builds it, in each worker process when there are any
     (``settings.engine_processes``; so it must be picklable: a module-level function or a
     ``functools.partial`` of one). ``worker_id``: one of several processes serving the app
-    (multiworker.py), named on each response. The engine warms up in the app's lifespan (or
-    before, by ``app.state.batcher.start()``), and ``/readyz`` says ready only once it has.
+    (multiworker.py, a Ray Serve replica), named on each response. ``engine_runner``
+    compresses each request in place of the app's own batches, with ``compressor`` in this
+    process (Ray Serve's ``@serve.batch``: ray/serve.py). The engine warms up in the app's
+    lifespan (or before, by ``app.state.batcher.start()``), and ``/readyz`` says ready only
+    once it has.
 
     Raises:
         ValueError: ``compressor`` with ``engine_processes`` > 0 (an instance cannot move).
@@ -76,7 +79,8 @@ def create_app(settings: ServerSettings | None = None, *, compressor: Compressor
         engine, max_batch=settings.max_batch, max_wait_ms=settings.batch_wait_ms,
         threads=settings.engine_threads, processes=processes, factory=factory,
         max_queue=settings.max_queue, deadline_s=settings.deadline_s, scorers=settings.scorers,
-        on_fallback=app.state.metrics.count_fallback)
+        on_fallback=app.state.metrics.count_fallback,
+        on_batch=app.state.metrics.count_batch, runner=engine_runner)
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(InFlightLimit, limit=settings.limit_concurrency)

@@ -4,7 +4,8 @@ Requests that arrive together are compressed in one engine call: the first reque
 waits ``max_wait_ms`` for company (or until ``max_batch`` are queued), the same semantics as
 Ray Serve's ``@serve.batch``. The engine runs off the event loop, so the loop keeps answering
 health checks and other requests meanwhile: in ``threads`` threads of this process, or with
-``processes`` > 0 in worker processes (workers.py).
+``processes`` > 0 in worker processes (workers.py). Under Ray Serve a ``runner`` takes each
+request instead, and the deployment's ``@serve.batch`` method gathers them (ray/serve.py).
 
 Admission: at most ``max_queue`` requests wait or run at once; one more is refused at once (503
 with Retry-After) rather than queued behind work it cannot overtake. Deadline: a request not
@@ -20,7 +21,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from tersify.compressor import Compressor
@@ -29,7 +30,11 @@ from tersify.integrations.server.fallback import Outcome, compress_each, fallbac
 from tersify.integrations.server.workers import ProcessRunner
 from tersify.types import CompressionRequest, CompressionResult
 
-__all__ = ["Batcher"]
+__all__ = ["Batcher", "Runner"]
+
+# Compresses one request among others that a batching layer outside the Batcher gathers
+# (Ray Serve's ``@serve.batch``); never raises: a failure is the outcome's error.
+Runner = Callable[[CompressionRequest], Awaitable[Outcome]]
 
 log = logging.getLogger("tersify.server")
 
@@ -49,13 +54,18 @@ class Batcher:
         factory: Builds the engine in each worker process; needed when ``processes`` > 0.
         scorers: The scorers requests may name, built by :meth:`start` with the engine.
         on_fallback: Called with a model scorer's name each time the lexical one stood in.
+        on_batch: Called with the number of requests of each engine call.
+        runner: Compresses each request in place of this Batcher's own batches (threads or
+            processes): admission, deadlines and fallback notes stay here.
     """
 
     def __init__(self, compressor: Compressor, *, max_batch: int = 16,
                  max_wait_ms: float = 2.0, threads: int = 1, processes: int = 0,
                  factory: Callable[[], Compressor] | None = None, max_queue: int = 256,
                  deadline_s: float = 30.0, scorers: Sequence[str] = (),
-                 on_fallback: Callable[[str], None] | None = None) -> None:
+                 on_fallback: Callable[[str], None] | None = None,
+                 on_batch: Callable[[int], None] | None = None,
+                 runner: Runner | None = None) -> None:
         if processes and factory is None:
             raise ValueError("engine processes need a picklable factory to build their engine")
         self.compressor = compressor
@@ -67,7 +77,8 @@ class Batcher:
         self._queue: list[_Item] = []
         self._flush: asyncio.TimerHandle | None = None
         self._running: set[asyncio.Task[None]] = set()
-        self._on_fallback = on_fallback
+        self._on_fallback, self._on_batch = on_fallback, on_batch
+        self.runner = runner
         self._outages: dict[str, Outage] = {}
         self._start_lock = threading.Lock()
         self._started = False
@@ -134,6 +145,9 @@ class Batcher:
                 item.future.cancel()
 
     def _enqueue(self, item: _Item, loop: asyncio.AbstractEventLoop) -> None:
+        if self.runner is not None:  # it batches: each request goes to it at once
+            self._track(loop.create_task(self._run_one(item, self.runner)))
+            return
         self._queue.append(item)
         if len(self._queue) >= self.max_batch:
             self._start(loop)
@@ -147,11 +161,21 @@ class Batcher:
         live = [item for item in self._queue if not item.future.done()]
         batch, self._queue = live[: self.max_batch], live[self.max_batch:]
         if batch:
-            task = loop.create_task(self._run(batch))
-            self._running.add(task)  # the loop keeps only a weak reference to a task
-            task.add_done_callback(self._running.discard)
+            self._track(loop.create_task(self._run(batch)))
         if self._queue:
             self._flush = loop.call_later(self.max_wait, self._start, loop)
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._running.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._running.discard)
+
+    async def _run_one(self, item: _Item, runner: Runner) -> None:
+        started = time.monotonic()
+        try:
+            outcome = await runner(item.request)
+        except Exception as exc:  # the runner's own failure: this caller's error
+            outcome = Outcome(error=exc)
+        self._settle(item, outcome, started)
 
     async def _run(self, batch: list[_Item]) -> None:
         async with self._slots:
@@ -159,6 +183,8 @@ class Batcher:
             if not batch:
                 return
             self.batches += 1
+            if self._on_batch is not None:
+                self._on_batch(len(batch))
             started = time.monotonic()
             requests = [item.request for item in batch]
             try:
@@ -173,13 +199,17 @@ class Batcher:
             except Exception as exc:  # a worker died: each caller gets the error
                 outcomes = [Outcome(error=exc)] * len(batch)
         for item, outcome in zip(batch, outcomes, strict=True):
-            self._note(outcome, started)
-            if item.future.done():
-                continue
-            if outcome.result is not None:
-                item.future.set_result(outcome.result)
-            else:
-                item.future.set_exception(outcome.error or RuntimeError("no outcome"))
+            self._settle(item, outcome, started)
+
+    def _settle(self, item: _Item, outcome: Outcome, started: float) -> None:
+        """Hand ``item``'s caller its outcome, unless it left (its deadline passed)."""
+        self._note(outcome, started)
+        if item.future.done():
+            return
+        if outcome.result is not None:
+            item.future.set_result(outcome.result)
+        else:
+            item.future.set_exception(outcome.error or RuntimeError("no outcome"))
 
     def _note(self, outcome: Outcome, started: float) -> None:
         """Count and log (once per outage) a model scorer's failures; note its recoveries."""

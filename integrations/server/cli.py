@@ -42,6 +42,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                        help="proxies whose X-Forwarded-For is trusted: IPs, networks or * "
                        "(default: TERSIFY_FORWARDED_ALLOW_IPS, else none)")
     _capacity_args(serve)
+    _ray_args(serve)
     keys = sub.add_parser("keys", help="create, list, revoke API keys; show usage")
     _store_args(keys)
     actions = keys.add_subparsers(dest="action", required=True)
@@ -85,6 +86,19 @@ def _capacity_args(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--shutdown-timeout", type=int, default=None, metavar="SECONDS",
                        dest="shutdown_timeout_s", help="how long SIGTERM waits for requests "
                        "in flight (TERSIFY_SHUTDOWN_TIMEOUT_S, default 30)")
+
+
+def _ray_args(serve: argparse.ArgumentParser) -> None:
+    """Ray Serve replicas in place of worker processes (the ``ray`` extra; ray/serve.py)."""
+    serve.add_argument("--ray", action="store_true",
+                       help="serve on Ray Serve replicas: a local Ray instance, or the cluster "
+                       "at RAY_ADDRESS (needs the ray extra; TERSIFY_RAY_* settings)")
+    serve.add_argument("--replicas", type=_positive, default=None, metavar="N",
+                       help="with --ray: N replicas (TERSIFY_RAY_REPLICAS, default 1)")
+    serve.add_argument("--min-replicas", type=int, default=None, metavar="N",
+                       help="with --ray and --max-replicas: autoscale from N")
+    serve.add_argument("--max-replicas", type=_positive, default=None, metavar="N",
+                       help="with --ray: autoscale up to N replicas")
 
 
 def _store_args(parser: argparse.ArgumentParser) -> None:
@@ -134,6 +148,10 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: ServerSettings, out: TextIO) -> int:
+    if args.ray:
+        return _serve_ray(args, settings, out)
+    if any(getattr(args, n) is not None for n in ("replicas", "min_replicas", "max_replicas")):
+        raise SettingsError("--replicas, --min-replicas and --max-replicas need --ray")
     import uvicorn
 
     from tersify.integrations.server import multiworker
@@ -169,6 +187,20 @@ def _serve(args: argparse.Namespace, settings: ServerSettings, out: TextIO) -> i
         sys.stderr.write("tersify: error: a worker could not start (its log says why)\n")
         return 1
     return 0
+
+
+def _serve_ray(args: argparse.Namespace, settings: ServerSettings, out: TextIO) -> int:
+    """``serve --ray``: Ray Serve replicas (each its own engine) in place of workers."""
+    if settings.workers is not None or settings.engine_processes:
+        raise SettingsError("--ray serves with Ray Serve replicas (--replicas), each running "
+                            "its engine itself: not with --workers or --engine-processes")
+    from tersify.integrations.ray.serve import ReplicaOptions, serve_until_stopped
+
+    given = {n: str(v) for n in ("replicas", "min_replicas", "max_replicas")
+             if (v := getattr(args, n)) is not None}
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return serve_until_stopped(settings, ReplicaOptions.from_env(given=given), host=args.host,
+                               port=args.port, out=out)
 
 
 def _with_workers(settings: ServerSettings, out: TextIO) -> ServerSettings:

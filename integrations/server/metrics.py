@@ -28,6 +28,11 @@ class Metrics:
         self.fallbacks = prom.Counter("tersify_scorer_fallbacks_total",
                                       "Requests served by the lexical scorer for a failed model "
                                       "scorer", ["scorer"], registry=self.registry)
+        # How well requests share engine calls: tunes max_batch and batch_wait_ms.
+        self.batches = prom.Histogram("tersify_engine_batch_requests",
+                                      "Requests compressed together in one engine call",
+                                      buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+                                      registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one response; ``route`` must be a route's template (or "unmatched")."""
@@ -38,6 +43,9 @@ class Metrics:
     def count_tokens(self, tokens_in: int, tokens_out: int) -> None:
         self.tokens.labels("in").inc(tokens_in)
         self.tokens.labels("out").inc(tokens_out)
+
+    def count_batch(self, requests: int) -> None:
+        self.batches.observe(requests)
 
     def count_fallback(self, scorer: str) -> None:
         self.fallbacks.labels(scorer).inc()
