@@ -67,7 +67,10 @@ def compress_on_ray(rows: Sequence[Row], *, preset: str, tokenizer: str, workers
         ray.data.DataContext.get_current().enable_progress_bars = progress
         items = [{"line": r.line, "id": r.id, "fields": json.dumps(dict(r.fields))}
                  for r in rows]
-        dataset = ray.data.from_items(items).map_batches(
+        # About one block per batch: Ray hands whole blocks to actors, so one big block would
+        # leave every actor but one idle.
+        blocks = min(len(items), max(workers, -(-len(items) // batch_size)))
+        dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
             CompressBatch, batch_format="pyarrow", batch_size=batch_size,
             fn_constructor_kwargs={"preset": preset, "tokenizer": tokenizer},
             compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
