@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import resource
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -54,7 +54,7 @@ def _row(item: dict[str, Any]) -> Row:
 
 
 def compress_on_ray(rows: Sequence[Row], *, preset: str, tokenizer: str, workers: int,
-                    batch_size: int, progress: bool = True) -> Iterator[Outcome]:
+                    batch_size: int, progress: bool = True) -> Generator[Outcome, None, None]:
     """Compress ``rows`` on Ray Data with ``workers`` actors of one CPU each, ``batch_size``
     rows per call, Ray's progress bars when ``progress``.
 
