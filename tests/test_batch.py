@@ -103,6 +103,22 @@ def test_parquet_in_and_out_give_the_jsonl_results(tmp_path: Path) -> None:
     assert got == by_id(tmp_path / "out.jsonl")
 
 
+def test_a_parquet_output_grows_with_its_corpus_and_keeps_no_journal(tmp_path: Path) -> None:
+    parquet = pytest.importorskip("pyarrow.parquet")
+    rows, out = corpus(), tmp_path / "out.parquet"
+    run_quietly(write_jsonl(tmp_path / "in.jsonl", rows[:3]), out)
+    # A run killed before its end left a journal with one whole line and half of the next.
+    journal = tmp_path / "out.parquet.partial.jsonl"
+    run_quietly(write_jsonl(tmp_path / "more.jsonl", rows[3:5]), tmp_path / "more.jsonl.out")
+    lines = (tmp_path / "more.jsonl.out").read_bytes().splitlines(keepends=True)
+    journal.write_bytes(lines[0].replace(b'"line": 1', b'"line": 4') + lines[1][:40])
+    report, _ = run_quietly(write_jsonl(tmp_path / "in.jsonl", rows), out)
+    assert (report.written, report.skipped) == (4, 4) and not journal.exists()
+    table = parquet.read_table(out).to_pylist()
+    assert sorted(r["line"] for r in table) == list(range(1, 9))
+    assert len({r["id"] for r in table}) == 8
+
+
 BAD_LINES = {
     3: ("{not json", "not valid JSON"),
     5: ('{"id": "q-bad", "question": "x", "contexts": "a string"}', "contexts must be a list"),
@@ -204,6 +220,14 @@ def test_ray_missing_names_the_extra(tmp_path: Path) -> None:
     assert "install it with pip install 'tersify[ray]'" in done.stderr
 
 
+def test_the_command_line_imports_neither_ray_nor_pyarrow() -> None:
+    code = ("import sys, tersify.integrations.cli, tersify.integrations.batch; "
+            "print(sorted({'ray', 'pyarrow'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     """One small local Ray for the module (2 CPUs, a 300 MB object store, no dashboard)."""
@@ -254,3 +278,16 @@ def test_the_command_with_ray_writes_one_result_line_per_request_line(tmp_path: 
     assert done.returncode == 0, done.stderr[-2000:]
     assert "8 written, 0 bad, 0 already done" in done.stderr
     assert sorted(r["line"] for r in read_jsonl(out)) == list(range(1, 9))
+
+
+@pytest.mark.models
+@pytest.mark.ray
+@pytest.mark.usefixtures("local_ray")
+def test_ray_loads_the_accurate_model_in_its_actors_and_matches_one_process(
+        tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", corpus(6))
+    run_quietly(source, tmp_path / "one.jsonl", preset="accurate")
+    report, _ = run_quietly(source, tmp_path / "ray.jsonl", preset="accurate", use_ray=True,
+                            batch_size=2)
+    assert report.written == 6 and by_id(tmp_path / "ray.jsonl") == by_id(tmp_path / "one.jsonl")
+    assert {r["scorer"] for r in read_jsonl(tmp_path / "ray.jsonl")} == {"embedding"}
