@@ -138,7 +138,8 @@ def compress_corpus(source: str | Path, out: str | Path, options: BatchOptions |
     started = time.perf_counter()
     done = results.done_ids()
     rows = read_corpus(source, options.defaults)
-    with results.appending() as written, errors_path(results.path).open("w") as errors:
+    with results.appending() as written, \
+            errors_path(results.path).open("w", encoding="utf-8") as errors:
         tally = _Tally(written, errors, log, source)
         run = _on_ray if options.use_ray else _in_process
         stopped = run(rows, done, options, tally)
