@@ -1,7 +1,8 @@
 """The ``tersify`` command line.
 
 ``tersify compress``: compress files (one document each) or standard input, or a JSON-lines
-file of requests with a progress bar. ``tersify demo``: compress the bundled example RAG prompt.
+file of requests with a progress bar. ``tersify batch``: a corpus, resumable, optionally on Ray
+(:mod:`tersify.integrations.batch`). ``tersify demo``: compress the bundled example RAG prompt.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, TextIO
 
-from tersify._checks import shown
 from tersify.compressor import Compressor
 from tersify.errors import InvalidRequestError, MissingDependencyError, TersifyError
+from tersify.integrations._corpus import json_object
+from tersify.integrations.batch import add_command as add_batch_command
+from tersify.integrations.batch import run_command as run_batch_command
 from tersify.policies import available_policies, get_policy
 from tersify.presets import available_presets
 from tersify.scorers import available_scorers
@@ -95,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="compress the bundled example RAG prompt",
                           formatter_class=shown_defaults)
     _budget_args(demo)
+    add_batch_command(sub)
     _server_commands(sub)
     return parser
 
@@ -207,22 +211,11 @@ def _read_batch(path: Path, settings: dict[str, Any],
             continue
         where = f"{path}, line {n}"
         with _located(where):
-            req = request_from_dict({**settings, **_json_object(line)})
+            req = request_from_dict({**settings, **json_object(line)})
             if get_policy(req.policy).uses_scorer:
                 compressor.scorer(req.scorer)  # an unknown scorer fails here, not halfway
         batch.append((where, req))
     return batch
-
-
-def _json_object(line: str) -> dict[str, Any]:
-    try:
-        data = json.loads(line)
-    # ValueError also covers an integer of over 4,300 digits; RecursionError deep nesting.
-    except (ValueError, RecursionError) as exc:
-        raise InvalidRequestError(f"not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidRequestError(f"a request must be a JSON object, got {shown(data)}")
-    return data
 
 
 @contextmanager
@@ -287,6 +280,8 @@ def _run(argv: Sequence[str] | None, stdin: TextIO | None) -> int:
     out = sys.stdout
     if args.command in ("serve", "keys"):
         return _server_command(args)
+    if args.command == "batch":
+        return run_batch_command(args)
     try:
         compressor = Compressor(preset=args.preset, tokenizer=args.tokenizer)
         if args.command == "demo":
