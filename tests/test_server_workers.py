@@ -7,6 +7,7 @@ import asyncio
 import io
 import signal
 import subprocess
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -137,3 +138,30 @@ def test_sqlite_limiter_slides_its_window(tmp_path: Path) -> None:
     time.sleep(1.1)
     assert limiter.hit("k", 3, 1).allowed  # the three left the window together
     limiter.ping()
+
+
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    # SIGKILL (or the OOM killer) leaves the supervisor no chance to stop its workers: they
+    # must notice on their own, or they serve on, holding the port, with no one to stop them.
+    env = {"TERSIFY_DATABASE_URL": f"sqlite:///{tmp_path / 'keys.db'}"}
+    with serve(tmp_path, env, "--workers", "2") as (process, url):
+        children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True,
+                                  text=True, check=False).stdout.split()
+        assert len(children) >= 2, children
+        process.kill()
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 60
+        while any(map(_running, children)):
+            assert time.monotonic() < deadline, "workers outlived their supervisor by 60 s"
+            time.sleep(0.2)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(url + "/healthz", timeout=2)
+
+
+def _running(pid: str) -> bool:
+    """Whether a process runs (a zombie that no init reaps has stopped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

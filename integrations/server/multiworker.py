@@ -31,6 +31,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from typing import Any
 
 from tersify.integrations.server.settings import ServerSettings
@@ -41,6 +42,7 @@ log = logging.getLogger("tersify.server")
 STARTUP_FAILURE = 3  # a worker's exit status when it could not start (uvicorn's own)
 
 SETTINGS_VARIABLE = "TERSIFY_SERVE_SETTINGS_JSON"
+PARENT_POLL_S = 1.0  # how soon a worker notices its supervisor is gone
 WORKER_APP = f"{__name__}:worker_app"  # uvicorn's factory import string
 
 
@@ -92,8 +94,11 @@ def serve_workers(settings: ServerSettings, host: str, port: int,
 
 
 def _run_worker(host: str, port: int, options: dict[str, Any]) -> None:
-    """One worker: its own listening socket on the shared port, its app, until SIGTERM."""
+    """One worker: its own listening socket on the shared port, its app, until SIGTERM (or
+    until its supervisor is gone)."""
     import uvicorn
+
+    _stop_with(os.getppid())
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP named: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on sockets
@@ -110,6 +115,18 @@ def _run_worker(host: str, port: int, options: dict[str, Any]) -> None:
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(STARTUP_FAILURE)
+
+
+def _stop_with(supervisor: int) -> None:
+    """Stop this worker as SIGTERM does once ``supervisor`` is gone: a supervisor killed
+    outright (SIGKILL, the OOM killer) cannot stop its workers, which would serve on, holding
+    the port, with no one to replace them or to stop them."""
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(PARENT_POLL_S)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="tersify-supervisor-watch", daemon=True).start()
 
 
 def worker_app() -> Any:
