@@ -15,6 +15,7 @@ shape, torch's per-shape caches grew the process by ~370 MB over 100 questions.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -69,6 +70,11 @@ class OnnxEncoder:
         self._np = require("numpy", extra="onnx")
         options = ort.SessionOptions()
         options.log_severity_level = 3  # no warnings on stderr for a library user
+        # ONNX Runtime spans every core unless told: a process given fewer (a Ray actor, whose
+        # OMP_NUM_THREADS Ray sets to its CPUs; a container) would oversubscribe them.
+        threads = os.environ.get("OMP_NUM_THREADS", "")
+        if threads.isdigit() and int(threads) > 0:
+            options.intra_op_num_threads = int(threads)
         self._session = ort.InferenceSession(str(model_file), options,
                                              providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
