@@ -4,9 +4,10 @@ Retrieval returns the same passage from two sources, and crawled pages share boi
 budget spent on a second copy buys nothing. Two units say the same thing when their normalized
 words are equal (case-folded, punctuation and spacing ignored, unspaced scripts read character
 by character), or nearly: the Jaccard similarity of their word-bigram sets is at least
-:data:`THRESHOLD` and they state the same numbers (a sentence with another number says
-something else). Selection then keeps the first of them it chooses (the best, see
-:mod:`tersify.select`) and skips the others, unless they hold a forced word.
+:data:`THRESHOLD` and they state the same numbers and the same negations (a sentence with
+another number, or with a "not" more, says something else). Selection then keeps the first of
+them it chooses (the best, see :mod:`tersify.select`) and skips the others, unless they hold a
+forced word.
 
 The near pairs are found by all-pairs similarity search with prefix filtering (Bayardo, Ma and
 Srikant 2007, "Scaling up all pairs similarity search", https://doi.org/10.1145/1242572.1242591):
@@ -34,6 +35,21 @@ THRESHOLD = 0.8  # bigram Jaccard similarity from which two units are near-dupli
 MIN_WORDS = 3  # shorter units ("Yes.", "See below.") are never duplicates
 _LISTED = 64  # units listed under one bigram
 _COMPARED = 32  # units one unit is compared with
+# Negations in the languages tersify has stopwords for, and Chinese (a word each character).
+NEGATIONS = frozenset({
+    "not", "no", "never", "nor", "none", "nothing", "neither", "without", "t",  # en (don't)
+    "nicht", "kein", "keine", "keiner", "keinen", "nie", "niemals",  # de
+    "nunca", "ningún", "ninguna", "jamás",  # es
+    "ne", "pas", "jamais", "aucun", "aucune",  # fr
+    "nu", "niciodată",  # ro
+    "değil", "yok", "hiç",  # tr
+    "không", "chẳng", "chưa",  # vi
+    "لا", "لم", "لن", "ليس",  # ar
+    "δεν", "μην", "όχι",  # el
+    "не", "нет", "никогда", "ни",  # ru
+    "नहीं", "न", "कभी",  # hi
+    "不", "没", "沒", "未", "非", "无", "無", "别", "別",  # zh
+})
 # A letter of an unspaced script alone, or a run of other letters and digits.
 _WORD = re.compile(f"[{UNSPACED_LETTERS}]|[^\\W{UNSPACED_LETTERS}]+")
 _DIGIT = re.compile(r"\d")
@@ -123,7 +139,7 @@ def near_pairs(keys: Sequence[tuple[str, ...]], threshold: float,
             if len(others) < _LISTED:
                 others.append(c)
         for d in compared:
-            if _similar(bigrams, sets[d], threshold) and _numbers(keys[c]) == _numbers(keys[d]):
+            if _similar(bigrams, sets[d], threshold) and _claims(keys[c]) == _claims(keys[d]):
                 near[c].append(d)
                 near[d].append(c)
     return near
@@ -135,8 +151,10 @@ def _similar(a: frozenset[tuple[str, str]], b: frozenset[tuple[str, str]],
     return common >= threshold * (len(a) + len(b) - common)
 
 
-def _numbers(words: Sequence[str]) -> list[str]:
-    return sorted(w for w in words if _DIGIT.search(w))
+def _claims(words: Sequence[str]) -> list[str]:
+    """The words that change what a sentence says when one is added: its numbers and its
+    negations (``n't`` is read as the word ``t``, as :func:`words` splits it)."""
+    return sorted(w for w in words if w in NEGATIONS or _DIGIT.search(w))
 
 
 class Guard:
