@@ -56,7 +56,7 @@ _CODE_LINE = re.compile(
 _PROSE_WORD = re.compile(r"[^\W\d_]+[,.;:!?)]?(?=\s|$)")
 _SENTENCE_END = re.compile(r"[^\s(){};=]\s*[.!?。！？]\s*$")
 _FOREIGN_LETTER = re.compile(r"(?![A-Za-z])[^\W\d_]")
-_FENCE = re.compile(r"\s{0,3}(?:```|~~~)")
+FENCE = re.compile(r"\s{0,3}(?:```|~~~)")  # a markdown code fence line (segment.py too)
 # A leading comment or decorator goes with the statement below it.
 _LEAD = re.compile(r"\s*(?:#(?!include|define)|//|/\*|\*|@|--\s)")
 # Lines that go on the statement above: closers, chained calls, the branches of a compound.
@@ -75,7 +75,7 @@ def looks_like_code(text: str) -> bool:
         line = m.group()
         if n >= SAMPLE_LINES or not line:
             break
-        if _FENCE.match(line):
+        if FENCE.match(line):
             return False
         quoted = in_string
         if len(_TRIPLE.findall(line)) % 2:
@@ -104,7 +104,7 @@ def code_regions(text: str) -> list[tuple[int, int]]:
     for m in _LINE.finditer(text):
         line = m.group()
         if line.strip():
-            if _FENCE.match(line):
+            if FENCE.match(line):
                 return []
             start, count = (m.start() if count == 0 else start), count + 1
             continue

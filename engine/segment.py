@@ -28,7 +28,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import accumulate
 
-from tersify.code import code_blocks, code_regions, looks_like_code
+from tersify.code import FENCE, code_blocks, code_regions, looks_like_code
 
 __all__ = ["Segmented", "Unit", "segment", "unspaced_share"]
 
@@ -66,7 +66,6 @@ _SPACED_RUN = re.compile(r"(\S+)")
 _NON_ASCII_AFTER_SPACE = re.compile(r"\s[^\s\x00-\x7f]")
 _LINE = re.compile(r"[^\n]*\n?")
 _BLOCK_LINE = re.compile(r"\s{0,3}(#{1,6}\s|[-*+]\s|\d{1,3}[.)]\s|\||>)")
-_FENCE = re.compile(r"\s{0,3}(```|~~~)")
 _CLOSERS = "\"'”’)\\]"
 _SENTENCE_END = re.compile(f"[.!?][{_CLOSERS}]*$")
 _CJK_ENDS = "。！？｡"
@@ -188,7 +187,7 @@ class _Segmenter:
             return
         first = self.seen
         last = self.seen = bisect_left(self.starts, line.end(), first)
-        is_fence = bool(_FENCE.match(line.group()))
+        is_fence = bool(FENCE.match(line.group()))
         prose = not (self.fence is not None or is_fence or _BLOCK_LINE.match(line.group()))
         if self.heading is not None and (first == last or not prose):
             self._sentences(self.heading, first)  # a short line after all, not a title
