@@ -141,3 +141,19 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+def assert_inline_code_hashed(page: Any) -> None:
+    """The page's one inline script and one inline style are allowed by hash in its CSP, and
+    nothing else inline is (pages.py)."""
+    import base64
+    import hashlib
+    import re
+
+    policy = page.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    for tag, directive in (("script", "script-src"), ("style", "style-src")):
+        [code] = re.findall(f"<{tag}>(.*?)</{tag}>", page.text, flags=re.DOTALL)
+        digest = base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
+        assert f"{directive} 'sha256-{digest}'" in policy
